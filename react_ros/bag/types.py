@@ -1,0 +1,118 @@
+"""
+Message types for rosbag2 files, without ROS: a rosbags typestore plus CDR stamp helpers.
+
+The typestore is the rosbags ROS 2 Kilted store with the project's extra interface packages
+(audio_common_msgs, and hri_msgs when present) registered from their .msg files. The .msg files
+are looked up in the installed share directory (ament index, else this Python environment's
+share/), falling back to the repository's interfaces/ folder.
+"""
+
+import functools
+import os
+from pathlib import Path
+import struct
+import sys
+from typing import Dict, List, Optional
+
+from rosbags.interfaces import Nodetype
+from rosbags.typesys import get_types_from_msg, get_typestore as rosbags_typestore, Stores
+from rosbags.typesys.store import Typestore
+
+REPOSITORY_INTERFACES = Path(__file__).resolve().parents[2] / 'interfaces'
+REQUIRED_PACKAGES = ('audio_common_msgs',)
+OPTIONAL_PACKAGES = ('hri_msgs',)
+HEADER_TYPE = 'std_msgs/msg/Header'
+
+# CDR payload = 4-byte encapsulation header, then the message; a leading std_msgs/Header starts
+# with builtin_interfaces/Time {int32 sec, uint32 nanosec}.
+CDR_ENCAPSULATION_SIZE = 4
+_STAMP_FORMATS = {0: '>iI', 1: '<iI'}  # encapsulation byte 1: 0 = big endian, 1 = little
+
+
+def _ament_share(package: str) -> Optional[Path]:
+    if not os.environ.get('AMENT_PREFIX_PATH'):
+        return None
+    from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+    try:
+        return Path(get_package_share_directory(package))
+    except PackageNotFoundError:
+        return None
+
+
+def msg_directories(package: str) -> List[Path]:
+    """Return the candidate msg/ directories of an interface package, best first."""
+    candidates = [Path(sys.prefix) / 'share' / package / 'msg',
+                  REPOSITORY_INTERFACES / package / 'msg']
+    share = _ament_share(package)
+    if share is not None:
+        candidates.insert(0, share / 'msg')
+    return candidates
+
+
+def find_msg_directory(package: str) -> Optional[Path]:
+    """Return the first msg/ directory of package that holds .msg files, or None."""
+    for directory in msg_directories(package):
+        if directory.is_dir() and any(directory.glob('*.msg')):
+            return directory
+    return None
+
+
+def _package_types(package: str, directory: Path) -> Dict:
+    types = {}
+    for msg_file in sorted(directory.glob('*.msg')):
+        name = f'{package}/msg/{msg_file.stem}'
+        types.update(get_types_from_msg(msg_file.read_text(), name))
+    return types
+
+
+@functools.lru_cache(maxsize=1)
+def get_typestore() -> Typestore:
+    """
+    Return the ROS 2 Kilted typestore with the project's interface packages registered.
+
+    Raises FileNotFoundError naming the searched folders when audio_common_msgs is missing.
+    The result is cached; do not register further types into it.
+    """
+    typestore = rosbags_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for package in REQUIRED_PACKAGES + OPTIONAL_PACKAGES:
+        directory = find_msg_directory(package)
+        if directory is None:
+            if package in REQUIRED_PACKAGES:
+                searched = ', '.join(str(path) for path in msg_directories(package))
+                raise FileNotFoundError(
+                    f'no .msg files found for {package}; searched {searched}. '
+                    f'Build and install the interface package (see interfaces/{package}).')
+            continue
+        types.update(_package_types(package, directory))
+    typestore.register(types)
+    return typestore
+
+
+def header_first(typestore: Typestore, msgtype: str) -> bool:
+    """Tell whether the first field of msgtype is a std_msgs/Header (so its stamp leads)."""
+    if msgtype not in typestore.fielddefs:
+        raise KeyError(f'message type {msgtype!r} is not in the typestore')
+    fields = typestore.fielddefs[msgtype][1]
+    return bool(fields) and fields[0][1] == (Nodetype.NAME, HEADER_TYPE)
+
+
+def _stamp_format(raw: bytes) -> str:
+    if len(raw) < CDR_ENCAPSULATION_SIZE + 8 or raw[0] != 0 or raw[1] not in _STAMP_FORMATS:
+        raise ValueError('not a plain CDR message with a leading header stamp '
+                         f'(encapsulation {bytes(raw[:4]).hex()}, {len(raw)} bytes)')
+    return _STAMP_FORMATS[raw[1]]
+
+
+def read_header_stamp(raw: bytes) -> int:
+    """Return the header stamp (ns) of a serialized message whose first field is a Header."""
+    sec, nanosec = struct.unpack_from(_stamp_format(raw), raw, CDR_ENCAPSULATION_SIZE)
+    return sec * 1_000_000_000 + nanosec
+
+
+def write_header_stamp(raw: bytearray, stamp_ns: int) -> None:
+    """Overwrite, in place, the header stamp of a serialized message with stamp_ns."""
+    sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+    if not -2**31 <= sec < 2**31:
+        raise ValueError(f'stamp {stamp_ns} ns does not fit builtin_interfaces/Time')
+    struct.pack_into(_stamp_format(raw), raw, CDR_ENCAPSULATION_SIZE, sec, nanosec)

@@ -1,0 +1,44 @@
+"""
+`react-ros`: the project's command line.
+
+    react-ros run [--params-file FILE] [--no-microphone]   the nodes, in one process
+    react-ros make-bag OUT [--duration S] [--seed N]        a demo rosbag2 (MCAP)
+    react-ros demo                                          bag -> nodes over DDS -> out/demo.mp4
+"""
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='react-ros', description=__doc__.split('\n\n')[0])
+    commands = parser.add_subparsers(dest='command', required=True)
+
+    from react_ros import run
+    run.add_arguments(commands.add_parser('run', help='run the nodes in one process'))
+
+    from react_ros.bag import make_bag
+    make_bag.add_make_bag_arguments(commands.add_parser(
+        'make-bag', help='write a demo rosbag2: speaker video and real speech'))
+
+    from react_ros import demo
+    demo.add_arguments(commands.add_parser(
+        'demo', help='replay the demo bag through the nodes and write out/demo.mp4'))
+    return parser
+
+
+def main(argv=None) -> int:
+    """Parse the command line and run the chosen command."""
+    args = _parser().parse_args(argv)
+    if args.command == 'run':
+        from react_ros.run import run
+        return run(args)
+    if args.command == 'make-bag':
+        from react_ros.bag.make_bag import run_make_bag
+        return run_make_bag(args) or 0
+    from react_ros.demo import run_demo
+    return run_demo(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

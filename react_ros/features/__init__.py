@@ -1,0 +1,1 @@
+"""Per-frame input features shared by training, evaluation and the nodes."""

@@ -1,0 +1,83 @@
+"""
+Sizes and sampling settings of the reaction model.
+
+The config travels inside every checkpoint as a plain dict, so a checkpoint rebuilds exactly
+the networks that wrote it.
+"""
+
+from dataclasses import asdict, dataclass, fields
+import math
+
+from react_ros import spec
+
+
+@dataclass(frozen=True)
+class ReactionModelConfig:
+    """
+    All sizes of the speaker encoder, token predictor, FSQ tokenizer and latent denoiser.
+
+    Frame counts are at spec.FPS. `context_frames` bounds what the encoder and the predictor
+    attend to (so a streaming step costs the same at frame 10 and at frame 10 million);
+    `window` is the span of listener latents the denoiser sees (the newest frame plus
+    window - 1 already emitted ones).
+    """
+
+    audio_dim: int = 41
+    visual_dim: int = spec.SPEAKER_VISUAL_DIM
+    d_model: int = 64
+    num_heads: int = 4
+    ff_mult: int = 2
+    encoder_layers: int = 2
+    predictor_layers: int = 2
+    denoiser_layers: int = 2
+    tokenizer_layers: int = 2
+    tokenizer_kernel: int = 3
+    fsq_levels: tuple = (8, 5, 5, 5)
+    latent_dim: int = 32
+    context_frames: int = 64
+    window: int = 8
+    sampling_steps: int = 4
+    train_timesteps: int = 1000
+    temperature: float = 1.0
+    top_k: int = 100
+
+    def __post_init__(self):
+        """Reject sizes the networks cannot be built with."""
+        object.__setattr__(self, 'fsq_levels', tuple(int(level) for level in self.fsq_levels))
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == 'fsq_levels':
+                if not value or min(value) < 3:
+                    raise ValueError(f'fsq_levels must be levels >= 3, got {value}')
+            elif field.name == 'top_k':
+                if value < 0:
+                    raise ValueError(f'top_k must be >= 0 (0 = no top-k), got {value}')
+            elif not value > 0:
+                raise ValueError(f'{field.name} must be positive, got {value}')
+        if self.d_model % self.num_heads:
+            raise ValueError(
+                f'd_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})')
+        if self.sampling_steps > self.train_timesteps:
+            raise ValueError(
+                f'sampling_steps ({self.sampling_steps}) must be <= train_timesteps '
+                f'({self.train_timesteps})')
+
+    @property
+    def codebook_size(self) -> int:
+        """Number of FSQ codes (tokens): the product of the levels."""
+        return math.prod(self.fsq_levels)
+
+    def to_dict(self) -> dict:
+        """Return the config as plain Python values (what a checkpoint stores)."""
+        values = asdict(self)
+        values['fsq_levels'] = list(self.fsq_levels)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'ReactionModelConfig':
+        """Build a config from `to_dict` output; unknown keys are an error."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f'unknown model config keys {unknown}; known keys are {sorted(known)}')
+        return cls(**values)

@@ -1,0 +1,394 @@
+"""
+reaction_node: camera + microphone in, the listener's facial reaction out, frame by frame.
+
+A lifecycle node. Configure loads the model and creates the topics; activate starts a worker
+thread that always processes the newest camera frame (older unprocessed frames are dropped and
+counted) with the audio received up to that frame's stamp.
+"""
+
+import random
+import statistics
+import threading
+import time
+from typing import Optional
+
+from audio_common_msgs.msg import AudioDataStamped, AudioInfo
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from hri_msgs.msg import Expression, FacialActionUnits
+import numpy as np
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray
+
+from react_ros.animatronic import AnimatronicMapper
+from react_ros.errors import InputProblem
+from react_ros.features.audio import AudioBuffer, PcmFormat
+from react_ros.features.image import decode_image, ImageFormatError
+from react_ros.model.generator import ReactionGenerator
+from react_ros.nodes.common import default_config_path, stamp_to_seconds
+from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
+from react_ros.spec import AU_NUMBERS, AU_SLICE, AFFECT_SLICE, CHANNEL_NAMES
+
+# REACT's 8 expression classes as hri_msgs/Expression constants. hri_msgs has no 'contempt';
+# SKEPTICAL is its closest (one-sided, disapproving) expression.
+HRI_EXPRESSIONS = {
+    'neutral': Expression.NEUTRAL,
+    'happy': Expression.HAPPY,
+    'sad': Expression.SAD,
+    'surprise': Expression.SURPRISED,
+    'fear': Expression.SCARED,
+    'disgust': Expression.DISGUSTED,
+    'anger': Expression.ANGRY,
+    'contempt': Expression.SKEPTICAL,
+}
+
+
+def _descriptor(description, *, read_only=False, int_range=None, float_range=None):
+    ranges = {}
+    if int_range:
+        ranges['integer_range'] = [IntegerRange(from_value=int_range[0], to_value=int_range[1])]
+    if float_range:
+        ranges['floating_point_range'] = [
+            FloatingPointRange(from_value=float_range[0], to_value=float_range[1])]
+    return ParameterDescriptor(description=description, read_only=read_only, **ranges)
+
+
+class ReactionNode(LifecycleNode):
+    """Publishes one listener reaction frame per processed camera frame."""
+
+    def __init__(self, **kwargs):
+        super().__init__('reaction_node', **kwargs)
+        self.declare_parameter('model_path', '', _descriptor(
+            'Model checkpoint (.pt). Empty: an untrained instance of the default networks.'))
+        self.declare_parameter('seed', -1, _descriptor(
+            'Seed of the reaction stream; -1 draws a new one at every activation.',
+            int_range=(-1, 2**31 - 1)))
+        self.declare_parameter('face_detect_width', 320, _descriptor(
+            'Width (px) frames are downscaled to for face detection.', int_range=(80, 1920)))
+        self.declare_parameter('audio_wait_s', 0.04, _descriptor(
+            'How long to wait for audio up to a frame\'s stamp before treating it as silence.',
+            float_range=(0.0, 0.5)))
+        self.declare_parameter('audio.sample_rate', 16000, _descriptor(
+            'Microphone sample rate (Hz) until an audio_info message says otherwise.',
+            int_range=(4000, 192000)))
+        self.declare_parameter('audio.channels', 1, _descriptor(
+            'Microphone channel count until audio_info says otherwise.', int_range=(1, 32)))
+        self.declare_parameter('audio.sample_format', 'S16LE', _descriptor(
+            'Microphone sample format (S16LE, S32LE, F32LE) until audio_info says otherwise.'))
+        self.declare_parameter('silence_warning_s', 2.0, _descriptor(
+            'Warn when no audio has arrived for this long.', float_range=(0.1, 60.0)))
+        self.declare_parameter('diagnostics_period_s', 1.0, _descriptor(
+            'Period of /diagnostics messages.', float_range=(0.1, 60.0)))
+        self.declare_parameter('animatronic_config', '', _descriptor(
+            'YAML mapping channels to controller joints. Empty: the package\'s '
+            'config/animatronic.yaml. "none" disables the animatronic output.'))
+        self._warn = ThrottledWarnings(self.get_logger().warning)
+        self._wake = threading.Condition()
+        self._audio_arrived = threading.Condition()
+        self._worker: Optional[threading.Thread] = None
+        self._active = False
+        self._generator = None
+
+    # Lifecycle -----------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model and create publishers and subscriptions."""
+        model_path = self.get_parameter('model_path').value
+        if model_path:
+            self._generator = ReactionGenerator.from_checkpoint(model_path)
+        else:
+            self.get_logger().warning(
+                'model_path is empty: running an UNTRAINED instance of the reaction networks; '
+                'its reactions carry no meaning yet')
+            self._generator = ReactionGenerator.untrained()
+        self._pipeline = ReactionPipeline(
+            self._generator, seed=0,
+            face_detect_width=self.get_parameter('face_detect_width').value)
+        self._mapper = self._load_animatronic()
+
+        self._coefficients_pub = self.create_lifecycle_publisher(
+            JointState, 'reaction/coefficients', 10)
+        self._expression_pub = self.create_lifecycle_publisher(
+            Expression, '/robot_face/expression', 10)
+        self._facs_pub = self.create_lifecycle_publisher(
+            FacialActionUnits, '/robot_face/facs', 10)
+        self._diagnostics_pub = self.create_lifecycle_publisher(
+            DiagnosticArray, '/diagnostics', 10)
+        self._animatronic_pub = None
+        if self._mapper:
+            self._animatronic_pub = self.create_lifecycle_publisher(
+                Float64MultiArray, self._mapper.controller_topic, 10)
+
+        self._image_sub = self.create_subscription(
+            Image, 'image', self.on_image, qos_profile_sensor_data)
+        self._audio_sub = self.create_subscription(
+            AudioDataStamped, 'audio', self.on_audio, 100)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self._audio_info_sub = self.create_subscription(
+            AudioInfo, 'audio_info', self.on_audio_info, latched)
+        self._diagnostics_timer = self.create_timer(
+            self.get_parameter('diagnostics_period_s').value, self.publish_diagnostics)
+
+        self._pcm = PcmFormat(self.get_parameter('audio.sample_rate').value,
+                              self.get_parameter('audio.channels').value,
+                              self.get_parameter('audio.sample_format').value)
+        try:
+            self._pcm.validate()
+        except InputProblem as error:
+            self.get_logger().error(f'audio parameters: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self._audio = AudioBuffer()
+        self._reset_statistics()
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start a fresh reaction stream and the processing thread."""
+        self._restart_stream()
+        self._reset_statistics()
+        self._active = True
+        self._worker = threading.Thread(target=self._process_frames, daemon=True)
+        self._worker.start()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop processing; frames that arrive while inactive are ignored."""
+        self._stop_worker()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release topics and the model."""
+        self._destroy_entities()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop and release everything from any state."""
+        self._stop_worker()
+        if self._generator is not None:
+            self._destroy_entities()
+        return super().on_shutdown(state)
+
+    def _stop_worker(self):
+        self._active = False
+        with self._wake:
+            self._wake.notify_all()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+
+    def _destroy_entities(self):
+        for publisher in (self._coefficients_pub, self._expression_pub, self._facs_pub,
+                          self._diagnostics_pub, self._animatronic_pub):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        for subscription in (self._image_sub, self._audio_sub, self._audio_info_sub):
+            self.destroy_subscription(subscription)
+        self.destroy_timer(self._diagnostics_timer)
+        self._generator = self._pipeline = self._mapper = None
+
+    def _load_animatronic(self) -> Optional[AnimatronicMapper]:
+        path = self.get_parameter('animatronic_config').value
+        if path == 'none':
+            return None
+        return AnimatronicMapper.from_yaml(path or default_config_path('animatronic.yaml'))
+
+    def _restart_stream(self):
+        seed = self.get_parameter('seed').value
+        self._pipeline.reset(seed if seed >= 0 else random.randrange(2**31))
+        self._audio.clear()
+        self._last_stamp = None
+        if self._mapper:
+            self._mapper.reset()
+
+    def _reset_statistics(self):
+        self._latest_image: Optional[Image] = None
+        self._last_stamp = None
+        self._frames_received = self._frames_processed = self._frames_dropped = 0
+        self._bad_frames = 0
+        self._latencies = []
+        self._processed_times = []
+        self._last_audio_wall = None
+
+    # Inputs ---------------------------------------------------------------------------------
+
+    def on_image(self, msg: Image):
+        """Keep only the newest frame; the worker picks it up."""
+        if not self._active:
+            return
+        with self._wake:
+            self._frames_received += 1
+            if self._latest_image is not None:
+                self._frames_dropped += 1
+            self._latest_image = msg
+            self._wake.notify()
+
+    def on_audio_info(self, msg: AudioInfo):
+        """Adopt the microphone's announced format, if it is one we can decode."""
+        announced = PcmFormat(msg.sample_rate, msg.channels, msg.sample_format)
+        try:
+            announced.validate()
+        except InputProblem as error:
+            self._warn(f'audio_info_{error.problem}', f'ignoring audio_info: {error}; keeping {self._pcm}')
+            return
+        if announced.sample_rate != self._pcm.sample_rate:
+            self._warn('audio_rate', f'audio_info announces {announced.sample_rate} Hz; '
+                       f'resampling to the model\'s 16000 Hz')
+        self._pcm = announced
+
+    def on_audio(self, msg: AudioDataStamped):
+        """Decode a chunk and place it on the audio timeline."""
+        if not self._active:
+            return
+        try:
+            samples = self._pcm.decode(bytes(msg.audio.data))
+        except InputProblem as error:
+            self._warn(f'audio_{error.problem}', f'dropping audio chunk: {error}')
+            return
+        with self._audio_arrived:
+            if not self._audio.append(stamp_to_seconds(msg.header.stamp), samples):
+                self._warn('audio_stamp', 'audio stamps jumped backwards (bag loop or restarted '
+                           'source?): cleared the audio buffer')
+            self._last_audio_wall = time.monotonic()
+            self._audio_arrived.notify_all()
+
+    # Processing -----------------------------------------------------------------------------
+
+    def _process_frames(self):
+        while self._active:
+            with self._wake:
+                self._wake.wait_for(lambda: self._latest_image is not None or not self._active)
+                msg, self._latest_image = self._latest_image, None
+            if msg is not None and self._active:
+                self._process(msg)
+
+    def _process(self, msg: Image):
+        try:
+            rgb = decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
+        except ImageFormatError as error:
+            self._bad_frames += 1
+            self._warn(f'image_{error.problem}', f'dropping image frame: {error}')
+            return
+        stamp = stamp_to_seconds(msg.header.stamp)
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            self._warn('image_stamp', f'image stamp went backwards by '
+                       f'{self._last_stamp - stamp:.3f} s (bag loop or restarted camera?): '
+                       'starting a new reaction stream')
+            self._restart_stream()
+        self._last_stamp = stamp
+        reaction = self._pipeline.step(rgb, self._audio_before(stamp))
+        self.publish_reaction(msg.header, reaction)
+        self._frames_processed += 1
+        self._processed_times.append(time.monotonic())
+        self._latencies.append(
+            (self.get_clock().now().nanoseconds * 1e-9) - stamp)
+
+    def _audio_before(self, stamp: float) -> np.ndarray:
+        """The audio window ending at stamp, waiting briefly for chunks still in flight."""
+        with self._audio_arrived:
+            if self._last_audio_wall is None:
+                return self._audio.window(stamp)
+            silent_for = time.monotonic() - self._last_audio_wall
+            if silent_for > self.get_parameter('silence_warning_s').value:
+                self._warn('silence', f'no audio on {self._audio_sub.topic_name} for '
+                           f'{silent_for:.1f} s: reacting as to silence')
+            else:
+                self._audio_arrived.wait_for(lambda: self._audio.end_time >= stamp,
+                                             timeout=self.get_parameter('audio_wait_s').value)
+            return self._audio.window(stamp)
+
+    # Outputs --------------------------------------------------------------------------------
+
+    def publish_reaction(self, header, reaction: ReactionFrame):
+        """Publish one frame on every output topic, stamped like the camera frame."""
+        self.publish_coefficients(header, reaction)
+        self.publish_expression(header, reaction)
+        self.publish_facs(header, reaction)
+        if self._animatronic_pub is not None:
+            self.publish_animatronic(header, reaction)
+
+    def publish_coefficients(self, header, reaction: ReactionFrame):
+        """All 83 channels by name on reaction/coefficients."""
+        msg = JointState(header=header, name=list(CHANNEL_NAMES))
+        msg.position = reaction.values.astype(float).tolist()
+        self._coefficients_pub.publish(msg)
+
+    def publish_expression(self, header, reaction: ReactionFrame):
+        """The most probable expression, with valence and arousal."""
+        valence, arousal = reaction.values[AFFECT_SLICE]
+        self._expression_pub.publish(Expression(
+            header=header, expression=HRI_EXPRESSIONS[reaction.expression],
+            valence=float(valence), arousal=float(arousal),
+            confidence=reaction.expression_confidence))
+
+    def publish_facs(self, header, reaction: ReactionFrame):
+        """
+        AU occurrences in the 99-slot arrays indexed by AU number.
+
+        AUs the model does not estimate keep confidence 0; for the 15 it does, confidence is
+        that of a Bernoulli occurrence, max(p, 1 - p).
+        """
+        occurrence = reaction.values[AU_SLICE].astype(float)
+        msg = FacialActionUnits(header=header)
+        intensity = np.zeros(len(msg.intensity))
+        confidence = np.zeros(len(msg.confidence))
+        intensity[list(AU_NUMBERS)] = occurrence
+        confidence[list(AU_NUMBERS)] = np.maximum(occurrence, 1.0 - occurrence)
+        msg.intensity, msg.confidence = intensity.tolist(), confidence.tolist()
+        self._facs_pub.publish(msg)
+
+    def publish_animatronic(self, header, reaction: ReactionFrame):
+        """Joint commands for a ros2_control forward command controller."""
+        command = self._mapper.command(reaction.values, stamp_to_seconds(header.stamp))
+        self._animatronic_pub.publish(Float64MultiArray(data=command.astype(float).tolist()))
+
+    def publish_diagnostics(self):
+        """Processing rate, stamp-to-publish latency and dropped frames."""
+        if not self._active:
+            return
+        now = time.monotonic()
+        period = self.get_parameter('diagnostics_period_s').value
+        recent = [t for t in self._processed_times if now - t <= period]
+        self._processed_times = recent
+        latencies, self._latencies = self._latencies, []
+        values = {
+            'rate_hz': len(recent) / period,
+            'latency_p50_ms': 1000 * statistics.median(latencies) if latencies else float('nan'),
+            'latency_max_ms': 1000 * max(latencies) if latencies else float('nan'),
+            'frames_received': self._frames_received,
+            'frames_processed': self._frames_processed,
+            'frames_dropped': self._frames_dropped,
+            'bad_frames': self._bad_frames,
+        }
+        level = DiagnosticStatus.OK
+        message = 'reacting'
+        if not recent:
+            level, message = DiagnosticStatus.WARN, 'no camera frames processed'
+        status = DiagnosticStatus(
+            level=level, name=f'{self.get_name()}: reaction pipeline', message=message,
+            hardware_id='react_ros',
+            values=[KeyValue(key=key, value=f'{value:.3f}' if isinstance(value, float)
+                             else str(value)) for key, value in values.items()])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(msg)
+
+
+def main(args=None):
+    """Run the node, unconfigured: a launch file or a lifecycle client drives its states."""
+    rclpy.init(args=args)
+    node = ReactionNode()
+    try:
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

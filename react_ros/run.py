@@ -1,0 +1,56 @@
+"""
+`react-ros run`: the launch file's nodes in one process, for machines without `ros2 launch`.
+
+Reads the same parameter YAML (through rclpy's own --params-file handling), starts the same
+nodes, and drives reaction_node through configure and activate as the launch file does.
+"""
+
+import argparse
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
+
+from react_ros.nodes.common import default_config_path
+
+
+def add_arguments(parser: argparse.ArgumentParser):
+    """Add `react-ros run` options."""
+    parser.add_argument('--params-file', default=str(default_config_path('react.yaml')),
+                        help='parameter YAML for all nodes (default: config/react.yaml)')
+    parser.add_argument('--no-microphone', action='store_true',
+                        help='do not start audio_capture_node (e.g. when replaying a bag)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Spin the nodes until Ctrl-C or shutdown; returns an exit code."""
+    # Imported here so `react-ros --help` and the ROS-free commands start fast.
+    from react_ros.nodes.face_display_node import FaceDisplayNode
+    from react_ros.nodes.reaction_node import ReactionNode
+
+    rclpy.init(args=['--ros-args', '--params-file', args.params_file])
+    nodes = [ReactionNode(), FaceDisplayNode()]
+    if not args.no_microphone:
+        from react_ros.nodes.audio_capture_node import AudioCaptureNode
+        nodes.append(AudioCaptureNode())
+    executor = MultiThreadedExecutor(num_threads=4)
+    for node in nodes:
+        executor.add_node(node)
+    reaction = nodes[0]
+    for transition in (reaction.trigger_configure, reaction.trigger_activate):
+        if transition() != TransitionCallbackReturn.SUCCESS:
+            reaction.get_logger().error(f'{transition.__name__} failed; stopping')
+            for node in nodes:
+                node.destroy_node()
+            rclpy.try_shutdown()
+            return 1
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        reaction.trigger_shutdown()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
