@@ -1,0 +1,1 @@
+"""Listener facial reactions for social robots, as ROS 2 nodes around a neural pipeline."""

@@ -1,0 +1,41 @@
+"""
+Shared fixtures: one DDS domain per test session, kept on loopback, and a spinning test node.
+
+The environment is set before rclpy is imported anywhere, so this process and every node
+process the tests start use the same isolated domain.
+"""
+
+import os
+import threading
+
+import pytest
+
+from react_ros.bag import dds_environment
+
+# `make test` exports a per-run domain; a bare `pytest` picks one from the PID.
+DOMAIN_ID = int(os.environ.get('ROS_DOMAIN_ID') or 1 + os.getpid() % 100)
+os.environ.update(dds_environment(DOMAIN_ID))
+
+
+@pytest.fixture(scope='session')
+def ros_env():
+    """The environment for node subprocesses: same domain, loopback discovery."""
+    return dict(os.environ)
+
+
+@pytest.fixture(scope='session')
+def ros_node():
+    """A node spinning in a background thread, for publishing, subscribing and services."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    rclpy.init()
+    node = rclpy.create_node('react_ros_test')
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    yield node
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()

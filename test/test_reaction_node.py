@@ -1,0 +1,244 @@
+"""
+reaction_node as a separate process over real DDS: outputs, bad input, lifecycle.
+
+The test process plays the speaker (camera frames and microphone chunks, stamped live) and
+listens to the node's topics and /rosout, as any other ROS program would.
+"""
+
+import threading
+import time
+
+from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+from hri_msgs.msg import Expression, FacialActionUnits
+import numpy as np
+import pytest
+from rcl_interfaces.msg import Log
+from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from sensor_msgs.msg import Image, JointState
+import skimage.data
+
+from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, ROSOUT_QOS,
+                               wait_until)
+from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
+from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, within_range
+
+FPS = 30.0
+CHUNK = 320  # 20 ms of 16 kHz audio
+
+
+class Speaker:
+    """Publishes camera frames and microphone chunks with live stamps."""
+
+    def __init__(self, node):
+        self.node = node
+        self.image_pub = node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.audio_pub = node.create_publisher(AudioDataStamped, 'audio', 100)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self.info_pub = node.create_publisher(AudioInfo, 'audio_info', latched)
+        face = cv2.resize(skimage.data.astronaut(), (640, 480))
+        self.frame = Image(height=480, width=640, encoding='rgb8', step=640 * 3,
+                           data=face.tobytes())
+        rng = np.random.default_rng(0)
+        self.speech = (rng.normal(0, 3000, 16000 * 4)).astype('<i2')  # loud noise "speech"
+        self.stamps = []
+
+    def now(self):
+        return self.node.get_clock().now()
+
+    def frames(self, count, *, image=None, audio=True, stamp_offset_s=0.0, chunk_bytes=None):
+        """Publish count frames at 30 fps, each preceded by its 33 ms of audio."""
+        sent = []
+        for _ in range(count):
+            stamp = self.now()
+            if stamp_offset_s:
+                stamp = stamp.__class__(nanoseconds=stamp.nanoseconds + int(stamp_offset_s * 1e9))
+            if audio:
+                self.audio(stamp, chunk_bytes)
+            msg = image or self.frame
+            msg.header.stamp = stamp.to_msg()
+            self.image_pub.publish(msg)
+            sent.append(stamp.nanoseconds)
+            time.sleep(1.0 / FPS)
+        self.stamps += sent
+        return sent
+
+    def audio(self, frame_stamp, chunk_bytes=None):
+        """Two 20 ms chunks ending at frame_stamp (or given raw bytes)."""
+        for back in (2, 1):
+            msg = AudioDataStamped()
+            t = frame_stamp.nanoseconds - back * 20_000_000
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t, 1_000_000_000)
+            start = (t // 1_000_000 * 16) % (len(self.speech) - CHUNK)
+            data = self.speech[start:start + CHUNK].tobytes() if chunk_bytes is None \
+                else chunk_bytes
+            msg.audio = AudioData(data=data)
+            self.audio_pub.publish(msg)
+
+
+class Listener:
+    """Collects the node's outputs and its log lines."""
+
+    def __init__(self, node):
+        self.coefficients, self.expressions, self.facs, self.diagnostics = [], [], [], []
+        self.warnings = []
+        self._lock = threading.Lock()
+        self._subs = [
+            node.create_subscription(JointState, 'reaction/coefficients',
+                                     self._keep(self.coefficients), 100),
+            node.create_subscription(Expression, '/robot_face/expression',
+                                     self._keep(self.expressions), 100),
+            node.create_subscription(FacialActionUnits, '/robot_face/facs',
+                                     self._keep(self.facs), 100),
+            node.create_subscription(DiagnosticArray, '/diagnostics',
+                                     self._keep(self.diagnostics), 10),
+            node.create_subscription(Log, '/rosout', self._on_log, ROSOUT_QOS),
+        ]
+        self._node = node
+
+    def _keep(self, into):
+        def callback(msg):
+            with self._lock:
+                into.append(msg)
+        return callback
+
+    def _on_log(self, msg):
+        if msg.name == 'reaction_node' and msg.level >= Log.WARN:
+            with self._lock:
+                self.warnings.append(msg.msg)
+
+    def clear(self):
+        with self._lock:
+            for items in (self.coefficients, self.expressions, self.facs, self.warnings):
+                items.clear()
+
+    def stamps(self):
+        with self._lock:
+            return [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec
+                    for m in self.coefficients]
+
+    def warned(self, *words):
+        with self._lock:
+            return any(all(w in text for w in words) for text in self.warnings)
+
+    def close(self):
+        for sub in self._subs:
+            self._node.destroy_subscription(sub)
+
+
+@pytest.fixture(scope='module')
+def reaction(ros_node, ros_env, tmp_path_factory):
+    """A reaction_node process, configured and active, with a speaker and a listener."""
+    log = tmp_path_factory.mktemp('reaction') / 'reaction_node.log'
+    process = NodeProcess(['react_ros.nodes.reaction_node', '--ros-args',
+                           '-p', 'seed:=7', '-p', 'silence_warning_s:=1.0'], ros_env, log)
+    lifecycle = LifecycleClient(ros_node, 'reaction_node')
+    listener = Listener(ros_node)
+    speaker = Speaker(ros_node)
+    try:
+        bring_up(lifecycle)
+        assert wait_until(lambda: speaker.image_pub.get_subscription_count() > 0, 10)
+        yield lifecycle, speaker, listener, process
+    finally:
+        listener.close()
+        assert process.stop() == 0, process.output()
+
+
+def settle(listener, expected, timeout_s=5.0):
+    """Wait until expected stamps were answered (or time out); return the answered set."""
+    expected = set(expected)
+    wait_until(lambda: expected <= set(listener.stamps()), timeout_s)
+    return expected & set(listener.stamps())
+
+
+def test_every_frame_gets_a_reaction_with_its_stamp(reaction):
+    _, speaker, listener, _ = reaction
+    listener.clear()
+    sent = speaker.frames(60)
+    answered = settle(listener, sent)
+    assert len(answered) >= 0.95 * len(sent)
+    msg = listener.coefficients[-1]
+    assert tuple(msg.name) == CHANNEL_NAMES
+    values = np.array([m.position for m in listener.coefficients])
+    assert within_range(values).all()
+    assert {e.expression for e in listener.expressions} <= set(HRI_EXPRESSIONS.values())
+    facs = listener.facs[-1]
+    intensity = np.array(facs.intensity)
+    assert np.count_nonzero(np.array(facs.confidence)) == len(AU_NUMBERS)
+    assert ((intensity >= 0) & (intensity <= 1)).all()
+
+
+def test_diagnostics_report_rate_latency_and_drops(reaction):
+    _, speaker, listener, _ = reaction
+    listener.diagnostics.clear()
+    speaker.frames(45)
+    assert wait_until(lambda: listener.diagnostics, 3)
+    values = {kv.key: kv.value for kv in listener.diagnostics[-1].status[0].values}
+    assert {'rate_hz', 'latency_p50_ms', 'frames_dropped'} <= set(values)
+    assert float(values['rate_hz']) > 5
+    assert 0 < float(values['latency_p50_ms']) < 1000
+
+
+def bad_image(**fields):
+    msg = Image(height=480, width=640, encoding='rgb8', step=1920, data=bytes(1920 * 480))
+    for name, value in fields.items():
+        setattr(msg, name, value)
+    return msg
+
+
+@pytest.mark.parametrize('case, send_bad, words', [
+    ('wrong step', lambda s: s.frames(3, image=bad_image(step=1000)), ('step 1000',)),
+    ('unknown encoding', lambda s: s.frames(3, image=bad_image(encoding='32FC1')),
+     ('32FC1',)),
+    ('zero-size image', lambda s: s.frames(3, image=bad_image(width=0, height=0, step=0,
+                                                              data=b'')), ('zero-size',)),
+    ('empty audio chunk', lambda s: s.frames(3, chunk_bytes=b''), ('empty audio chunk',)),
+    ('odd audio chunk', lambda s: s.frames(3, chunk_bytes=b'\x01\x02\x03'), ('3 bytes',)),
+    ('audio goes silent', lambda s: s.frames(50, audio=False), ('no audio',)),
+    ('stamps jump backwards', lambda s: s.frames(5, stamp_offset_s=-30.0),
+     ('backwards',)),
+])
+def test_bad_input_warns_and_good_frames_still_react(reaction, case, send_bad, words):
+    _, speaker, listener, process = reaction
+    speaker.frames(5)
+    listener.clear()
+    send_bad(speaker)
+    assert wait_until(lambda: listener.warned(*words), 5), (case, listener.warnings)
+    good = speaker.frames(15)
+    assert len(settle(listener, good)) >= 0.9 * len(good), case
+    assert process.running()
+
+
+def test_wrong_sample_rate_is_resampled_and_invalid_info_ignored(reaction):
+    _, speaker, listener, _ = reaction
+    listener.clear()
+    speaker.info_pub.publish(AudioInfo(channels=1, sample_rate=0, sample_format='S16LE'))
+    assert wait_until(lambda: listener.warned('sample_rate 0'), 5), listener.warnings
+    speaker.info_pub.publish(AudioInfo(channels=1, sample_rate=44100, sample_format='S16LE'))
+    assert wait_until(lambda: listener.warned('44100 Hz', 'resampling'), 5), listener.warnings
+    good = speaker.frames(15)
+    assert len(settle(listener, good)) >= 0.9 * len(good)
+    speaker.info_pub.publish(AudioInfo(channels=1, sample_rate=16000, sample_format='S16LE'))
+
+
+def test_lifecycle_deactivate_silences_and_reactivate_resumes(reaction):
+    lifecycle, speaker, listener, _ = reaction
+    assert lifecycle.change('deactivate')
+    assert lifecycle.state() == 'inactive'
+    time.sleep(0.3)
+    listener.clear()
+    speaker.frames(20)
+    time.sleep(0.5)
+    assert listener.stamps() == []
+    for _ in range(2):  # cleanup and configure work twice
+        assert lifecycle.change('cleanup')
+        assert lifecycle.state() == 'unconfigured'
+        assert lifecycle.change('configure')
+        assert lifecycle.state() == 'inactive'
+    assert lifecycle.change('activate')
+    assert wait_until(lambda: speaker.image_pub.get_subscription_count() > 0, 10)
+    good = speaker.frames(20)
+    assert len(settle(listener, good)) >= 0.9 * len(good)
