@@ -101,7 +101,7 @@ class LifecycleClient:
         return self._call(self._change, request, timeout_s).success
 
     def state(self, timeout_s: float = 10.0) -> str:
-        """The target's current state label, e.g. 'active'."""
+        """Return the target's current state label, e.g. 'active'."""
         return self._call(self._get, GetState.Request(), timeout_s).current_state.label
 
 
@@ -112,4 +112,3 @@ def bring_up(client: LifecycleClient, timeout_s: float = 60.0):
     for transition in ('configure', 'activate'):
         if not client.change(transition, timeout_s):
             raise RuntimeError(f'reaction_node refused to {transition}')
-

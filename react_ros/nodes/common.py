@@ -20,7 +20,7 @@ def default_config_path(name: str) -> Path:
                                                  PackageNotFoundError)
         try:
             return Path(get_package_share_directory('react_ros')) / 'config' / name
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH at all
             pass
     except ImportError:
         pass

@@ -21,9 +21,6 @@ import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
-from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64MultiArray
-
 from react_ros.animatronic import AnimatronicMapper
 from react_ros.errors import InputProblem
 from react_ros.features.audio import AudioBuffer, PcmFormat
@@ -31,7 +28,9 @@ from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
 from react_ros.nodes.common import default_config_path, stamp_to_seconds
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
-from react_ros.spec import AU_NUMBERS, AU_SLICE, AFFECT_SLICE, CHANNEL_NAMES
+from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray
 
 # REACT's 8 expression classes as hri_msgs/Expression constants. hri_msgs has no 'contempt';
 # SKEPTICAL is its closest (one-sided, disapproving) expression.
@@ -70,7 +69,7 @@ class ReactionNode(LifecycleNode):
         self.declare_parameter('face_detect_width', 320, _descriptor(
             'Width (px) frames are downscaled to for face detection.', int_range=(80, 1920)))
         self.declare_parameter('audio_wait_s', 0.04, _descriptor(
-            'How long to wait for audio up to a frame\'s stamp before treating it as silence.',
+            "How long to wait for audio up to a frame's stamp before treating it as silence.",
             float_range=(0.0, 0.5)))
         self.declare_parameter('audio.sample_rate', 16000, _descriptor(
             'Microphone sample rate (Hz) until an audio_info message says otherwise.',
@@ -84,8 +83,8 @@ class ReactionNode(LifecycleNode):
         self.declare_parameter('diagnostics_period_s', 1.0, _descriptor(
             'Period of /diagnostics messages.', float_range=(0.1, 60.0)))
         self.declare_parameter('animatronic_config', '', _descriptor(
-            'YAML mapping channels to controller joints. Empty: the package\'s '
-            'config/animatronic.yaml. "none" disables the animatronic output.'))
+            "YAML mapping channels to controller joints. Empty: the package's "
+            "config/animatronic.yaml. 'none' disables the animatronic output."))
         self._warn = ThrottledWarnings(self.get_logger().warning)
         self._wake = threading.Condition()
         self._audio_arrived = threading.Condition()
@@ -97,6 +96,15 @@ class ReactionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the model and create publishers and subscriptions."""
+        try:
+            self._configure()
+        except (InputProblem, OSError, ValueError, RuntimeError) as error:
+            # rclpy would swallow the exception; say what failed.
+            self.get_logger().error(f'configure failed: {error}')
+            return TransitionCallbackReturn.FAILURE
+        return super().on_configure(state)
+
+    def _configure(self):
         model_path = self.get_parameter('model_path').value
         if model_path:
             self._generator = ReactionGenerator.from_checkpoint(model_path)
@@ -137,14 +145,9 @@ class ReactionNode(LifecycleNode):
         self._pcm = PcmFormat(self.get_parameter('audio.sample_rate').value,
                               self.get_parameter('audio.channels').value,
                               self.get_parameter('audio.sample_format').value)
-        try:
-            self._pcm.validate()
-        except InputProblem as error:
-            self.get_logger().error(f'audio parameters: {error}')
-            return TransitionCallbackReturn.FAILURE
+        self._pcm.validate()
         self._audio = AudioBuffer()
         self._reset_statistics()
-        return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start a fresh reaction stream and the processing thread."""
@@ -232,11 +235,12 @@ class ReactionNode(LifecycleNode):
         try:
             announced.validate()
         except InputProblem as error:
-            self._warn(f'audio_info_{error.problem}', f'ignoring audio_info: {error}; keeping {self._pcm}')
+            self._warn(f'audio_info_{error.problem}',
+                       f'ignoring audio_info: {error}; keeping {self._pcm}')
             return
         if announced.sample_rate != self._pcm.sample_rate:
             self._warn('audio_rate', f'audio_info announces {announced.sample_rate} Hz; '
-                       f'resampling to the model\'s 16000 Hz')
+                       "resampling to the model's 16000 Hz")
         self._pcm = announced
 
     def on_audio(self, msg: AudioDataStamped):
@@ -287,7 +291,7 @@ class ReactionNode(LifecycleNode):
             (self.get_clock().now().nanoseconds * 1e-9) - stamp)
 
     def _audio_before(self, stamp: float) -> np.ndarray:
-        """The audio window ending at stamp, waiting briefly for chunks still in flight."""
+        """Return the audio window ending at stamp, waiting briefly for chunks in flight."""
         with self._audio_arrived:
             if self._last_audio_wall is None:
                 return self._audio.window(stamp)
@@ -311,13 +315,13 @@ class ReactionNode(LifecycleNode):
             self.publish_animatronic(header, reaction)
 
     def publish_coefficients(self, header, reaction: ReactionFrame):
-        """All 83 channels by name on reaction/coefficients."""
+        """Publish all 83 channels by name on reaction/coefficients."""
         msg = JointState(header=header, name=list(CHANNEL_NAMES))
         msg.position = reaction.values.astype(float).tolist()
         self._coefficients_pub.publish(msg)
 
     def publish_expression(self, header, reaction: ReactionFrame):
-        """The most probable expression, with valence and arousal."""
+        """Publish the most probable expression, with valence and arousal."""
         valence, arousal = reaction.values[AFFECT_SLICE]
         self._expression_pub.publish(Expression(
             header=header, expression=HRI_EXPRESSIONS[reaction.expression],
@@ -326,7 +330,7 @@ class ReactionNode(LifecycleNode):
 
     def publish_facs(self, header, reaction: ReactionFrame):
         """
-        AU occurrences in the 99-slot arrays indexed by AU number.
+        Publish AU occurrences in the 99-slot arrays indexed by AU number.
 
         AUs the model does not estimate keep confidence 0; for the 15 it does, confidence is
         that of a Bernoulli occurrence, max(p, 1 - p).
@@ -341,12 +345,12 @@ class ReactionNode(LifecycleNode):
         self._facs_pub.publish(msg)
 
     def publish_animatronic(self, header, reaction: ReactionFrame):
-        """Joint commands for a ros2_control forward command controller."""
+        """Publish joint commands for a ros2_control forward command controller."""
         command = self._mapper.command(reaction.values, stamp_to_seconds(header.stamp))
         self._animatronic_pub.publish(Float64MultiArray(data=command.astype(float).tolist()))
 
     def publish_diagnostics(self):
-        """Processing rate, stamp-to-publish latency and dropped frames."""
+        """Publish processing rate, stamp-to-publish latency and dropped frames."""
         if not self._active:
             return
         now = time.monotonic()

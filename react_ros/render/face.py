@@ -51,8 +51,9 @@ TEXT = (60, 66, 80)
 # Head: centre of the canvas-level head ellipse and its radii.
 HEAD_CENTER = np.array([240.0, 238.0])
 HEAD_RADII = (158.0, 192.0)
-# The ellipsoid the features lie on (x, y, depth radii): its depth sets how far yaw moves them.
-FACE_ELLIPSOID = (190.0, 230.0, 160.0)
+# The ellipsoid the features lie on (x, y, depth radii). It matches the head outline so turned
+# features stay inside the silhouette; its depth sets how far yaw and pitch move them.
+FACE_ELLIPSOID = (160.0, 196.0, 135.0)
 # Share of the feature motion the head outline follows when the head turns or nods.
 OUTLINE_FOLLOW = 0.15
 
@@ -201,6 +202,14 @@ def _draw_head(painter: _Painter, c: dict) -> None:
     back_hair = _ellipse((0.0, -14.0), (radius_x + 12.0, radius_y + 6.0))
     back_hair = back_hair[back_hair[:, 1] < 30.0]
     painter.fill(painter.on_outline(back_hair), HAIR)
+    # Ears sit behind the outline: the one on the far side of a head turn slides out of view.
+    for side in (-1.0, 1.0):
+        showing = min(max(1.0 - 1.6 * side * np.sin(c['rot_y']), 0.0), 1.4)
+        if showing > 0.05:
+            ear = painter.on_outline(_ellipse((side * (radius_x - 4.0), 14.0),
+                                              (22.0 * showing, 30.0)))
+            painter.fill(ear, SKIN)
+            painter.stroke(ear, SKIN_SHADOW, 2.0, closed=True)
     head = _ellipse((0.0, 0.0), HEAD_RADII)
     # The jaw drops with AU26: stretch the lower half of the outline.
     head[:, 1] = np.where(head[:, 1] > 0.0, head[:, 1] * (1.0 + 0.07 * c['AU26']), head[:, 1])
@@ -211,8 +220,8 @@ def _draw_head(painter: _Painter, c: dict) -> None:
     top = top[top[:, 1] < -95.0]
     top = top[np.argsort(np.arctan2(top[:, 1], top[:, 0]))]  # left to right over the crown
     edge_x = np.linspace(top[-1, 0], top[0, 0], 25)
-    edge_y = -112.0 + 18.0 * edge_x / radius_x - 10.0 * np.abs(np.sin(2.5 * np.pi * edge_x
-                                                                   / radius_x))
+    wave = np.abs(np.sin(2.5 * np.pi * edge_x / radius_x))
+    edge_y = -112.0 + 18.0 * edge_x / radius_x - 10.0 * wave
     fringe = np.concatenate([top, _curve(edge_x, edge_y)])
     painter.fill(painter.on_outline(fringe), HAIR)
 
@@ -276,12 +285,14 @@ def _draw_cheek(painter: _Painter, c: dict, side: float) -> None:
 
 def _draw_brow(painter: _Painter, c: dict, side: float) -> None:
     raise_inner, raise_outer, lower = c['AU1'], c['AU2'], c['AU4']
+    # AU4 pulls the inner ends down and together; with AU1 as well they tilt up (sadness).
+    inner_drop = 16.0 * lower * (1.0 - raise_inner)
     inner = np.array([side * (BROW_INNER_X - 9.0 * lower),
-                      BROW_Y - 17.0 * raise_inner - 4.0 * raise_outer + 13.0 * lower])
+                      BROW_Y - 24.0 * raise_inner - 4.0 * raise_outer + inner_drop])
     middle = np.array([side * BROW_MID_X,
-                       BROW_Y - 7.0 - 9.0 * raise_inner - 12.0 * raise_outer + 8.0 * lower])
+                       BROW_Y - 7.0 - 9.0 * raise_inner - 12.0 * raise_outer + 6.0 * lower])
     outer = np.array([side * BROW_OUTER_X,
-                      BROW_Y + 2.0 - 3.0 * raise_inner - 16.0 * raise_outer + 2.0 * lower])
+                      BROW_Y + 2.0 - 2.0 * raise_inner - 16.0 * raise_outer])
     # Quadratic curve through the three points (its control point makes it pass the middle).
     control = 2.0 * middle - 0.5 * (inner + outer)
     t = np.linspace(0.0, 1.0, 15)[:, None]  # (15, 1)
@@ -320,8 +331,8 @@ def _draw_nose(painter: _Painter, c: dict) -> None:
 def _draw_mouth(painter: _Painter, c: dict) -> None:
     half_width = MOUTH_HALF_WIDTH * (1.0 + 0.22 * c['AU12'] + 0.1 * c['AU14'] - 0.2 * c['AU23']
                                      - 0.1 * c['AU24'] - 0.12 * c['AU26'])
-    # Upward motion of the corners and of the lip centre (pixels, up is positive).
-    corner_lift = 20.0 * c['AU12'] + 3.0 * c['AU14'] + 7.0 * c['valence'] - 16.0 * c['AU15']
+    # How far the corners (with a slight resting smile) and the lip centre rise, in pixels.
+    corner_lift = 2.0 + 20.0 * c['AU12'] + 3.0 * c['AU14'] + 7.0 * c['valence'] - 16.0 * c['AU15']
     centre_lift = 6.0 * c['AU17'] + 2.0 * c['AU10']
     opening = 9.0 * c['AU25'] + 34.0 * c['AU26']
     upper_gap = 0.3 * opening + 7.0 * c['AU10']

@@ -1,0 +1,173 @@
+"""
+`react-ros demo`: the demo bag through the running nodes over DDS, into out/demo.mp4.
+
+1. builds out/demo_bag (20 s of speaker video and real speech) if it is missing;
+2. starts the nodes (`react-ros run --no-microphone`) as a separate process;
+3. replays the bag with its original timing and records what crosses DDS;
+4. writes out/demo.mp4 (speaker | rendered listener face) and prints a summary.
+
+Every process runs with loopback-only discovery in its own ROS domain.
+"""
+
+import argparse
+import os
+from pathlib import Path
+import random
+import threading
+import time
+
+import numpy as np
+
+from react_ros.bag import dds_environment
+
+IMAGE_TOPIC = '/image'
+COEFFICIENTS_TOPIC = '/reaction/coefficients'
+FACE_TOPIC = '/face/image'
+STARTUP_TIMEOUT_S = 120.0
+
+
+def add_arguments(parser: argparse.ArgumentParser):
+    """Add `react-ros demo` options."""
+    parser.add_argument('--out-dir', type=Path, default=Path('out'),
+                        help='where the bag, the logs and demo.mp4 go (default: out/)')
+    parser.add_argument('--bag', type=Path, default=None,
+                        help='bag to replay (default: OUT_DIR/demo_bag, built if missing)')
+    parser.add_argument('--duration', type=float, default=20.0,
+                        help='length of a newly built demo bag in seconds')
+    parser.add_argument('--params-file', default=None,
+                        help='parameter YAML for the nodes (default: config/react.yaml)')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS domain for this run (default: a random one in 1..100)')
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the whole demo; return the exit code."""
+    out_dir = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bag = args.bag or out_dir / 'demo_bag'
+    if not bag.exists():
+        from react_ros.bag.make_bag import make_demo_bag
+        print(make_demo_bag(bag, duration_s=args.duration).describe())
+    # Before rclpy loads: this process and the node process share one loopback-only domain.
+    os.environ.update(dds_environment(args.domain_id or random.randint(1, 100)))
+    session = record_session(bag, out_dir, args.params_file)
+    summary = summarise(session)
+    write_video(session, out_dir / 'demo.mp4')
+    print(format_summary(summary, out_dir / 'demo.mp4'))
+    return 0 if summary['frames_out'] > 0 else 1
+
+
+def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
+    """Replay bag into the nodes (a child process); return what was recorded, per topic."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from react_ros.bag.player import play_bag
+    from react_ros.bag.recorder import BagRecorder
+    from react_ros.harness import NodeProcess, wait_until
+
+    run_args = ['react_ros', 'run', '--no-microphone']
+    if params_file:
+        run_args += ['--params-file', str(params_file)]
+    nodes = NodeProcess(run_args, dict(os.environ), out_dir / 'nodes.log')
+    rclpy.init()
+    recorder = BagRecorder({IMAGE_TOPIC: 'sensor_msgs/msg/Image',
+                            COEFFICIENTS_TOPIC: 'sensor_msgs/msg/JointState',
+                            FACE_TOPIC: 'sensor_msgs/msg/Image'}, node_name='demo_recorder')
+    player = rclpy.create_node('demo_player')
+    executor = SingleThreadedExecutor()
+    executor.add_node(recorder)
+    executor.add_node(player)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        print('waiting for the nodes to come up ...')
+        ready = wait_until(lambda: recorder.count_publishers(COEFFICIENTS_TOPIC) > 0
+                           and recorder.count_publishers(FACE_TOPIC) > 0, STARTUP_TIMEOUT_S)
+        if not ready or not nodes.running():
+            raise RuntimeError(f'the nodes did not start; see {nodes.log_path}:\n'
+                               + nodes.output()[-2000:])
+        print(f'replaying {bag} ...')
+        stats = play_bag(bag, player, wait_for_subscribers_s=STARTUP_TIMEOUT_S)
+        print(stats.describe())
+        previous = -1
+        while recorder.counts.get(FACE_TOPIC, 0) != previous:  # the last frames in flight
+            previous = recorder.counts.get(FACE_TOPIC, 0)
+            time.sleep(1.0)
+    finally:
+        code = nodes.stop()
+        executor.shutdown()
+        recorder.close()
+        rclpy.try_shutdown()
+    if code not in (0, None):
+        print(f'warning: the nodes exited with {code}; see {nodes.log_path}')
+    return {'stats': stats, 'messages': recorder.messages}
+
+
+def _stamp_ns(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def _decoded(session: dict, topic: str, msg_type):
+    from rclpy.serialization import deserialize_message
+    return [(received_ns, deserialize_message(raw, msg_type))
+            for received_ns, raw in session['messages'].get(topic, [])]
+
+
+def summarise(session: dict) -> dict:
+    """Frames in/out, output rate and stamp-to-receipt latency of the coefficients."""
+    from sensor_msgs.msg import JointState
+
+    reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
+    frames_in = session['stats'].published.get(IMAGE_TOPIC, 0)
+    latencies_ms = np.array([(received - _stamp_ns(msg)) / 1e6 for received, msg in reactions])
+    stamps = np.array(sorted(_stamp_ns(msg) for _, msg in reactions)) / 1e9
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else float('nan')
+    return {
+        'frames_in': frames_in,
+        'frames_out': len(reactions),
+        'answered_pct': 100.0 * len(reactions) / max(frames_in, 1),
+        'output_rate_hz': (len(stamps) - 1) / span if len(stamps) > 1 else 0.0,
+        'latency_p50_ms': float(np.percentile(latencies_ms, 50)) if len(reactions) else np.nan,
+        'latency_p99_ms': float(np.percentile(latencies_ms, 99)) if len(reactions) else np.nan,
+        'face_images': len(session['messages'].get(FACE_TOPIC, [])),
+    }
+
+
+def format_summary(summary: dict, video: Path) -> str:
+    """Format the summary as a small table for the terminal."""
+    rows = [('frames in (camera)', f"{summary['frames_in']}"),
+            ('frames out (reactions)', f"{summary['frames_out']} "
+                                       f"({summary['answered_pct']:.1f} %)"),
+            ('rendered face frames', f"{summary['face_images']}"),
+            ('output rate', f"{summary['output_rate_hz']:.1f} Hz"),
+            ('latency p50 (stamp -> received)', f"{summary['latency_p50_ms']:.1f} ms"),
+            ('latency p99', f"{summary['latency_p99_ms']:.1f} ms"),
+            ('video', str(video))]
+    width = max(len(name) for name, _ in rows)
+    return '\n'.join(['', 'react_ros demo', '-' * (width + 20)]
+                     + [f'{name:<{width}}  {value}' for name, value in rows])
+
+
+def _rgb(msg) -> np.ndarray:
+    from react_ros.features.image import decode_image
+    return decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
+
+
+def write_video(session: dict, path: Path):
+    """Each camera frame beside the listener face rendered for it (or the last one before)."""
+    from sensor_msgs.msg import Image
+    from tqdm import tqdm
+
+    from react_ros.render.video import side_by_side, VideoWriter
+
+    speaker = sorted(((_stamp_ns(m), m) for _, m in _decoded(session, IMAGE_TOPIC, Image)),
+                     key=lambda item: item[0])
+    faces = {_stamp_ns(m): m for _, m in _decoded(session, FACE_TOPIC, Image)}
+    face_stamps = np.array(sorted(faces))
+    blank = np.zeros((480, 480, 3), np.uint8)
+    with VideoWriter(path, fps=30.0) as video:
+        for stamp, frame in tqdm(speaker, desc='writing demo.mp4', unit='frame'):
+            earlier = face_stamps[face_stamps <= stamp]
+            face = _rgb(faces[earlier[-1]]) if len(earlier) else blank
+            video.write(side_by_side(_rgb(frame), face, labels=('speaker', 'robot listener')))

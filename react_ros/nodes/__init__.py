@@ -1,0 +1,1 @@
+"""ROS 2 nodes of react_ros: thin rclpy layers over the ROS-free core."""

@@ -1,0 +1,87 @@
+"""
+Show the listener reaction as a cartoon face.
+
+Subscribes to reaction/coefficients (sensor_msgs/JointState: `name` holds listener channel names
+from react_ros.spec, `position` their values) and publishes face/image (sensor_msgs/Image, rgb8)
+drawn by react_ros.render.face.render_face, stamped like the coefficients it shows.
+"""
+
+import numpy as np
+from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from react_ros import spec
+from react_ros.render.face import MIN_SIZE, NEUTRAL_FRAME, render_face
+from sensor_msgs.msg import Image, JointState
+
+MAX_IMAGE_SIZE = 2048
+_CHANNEL_INDEX = {name: index for index, name in enumerate(spec.CHANNEL_NAMES)}
+
+
+class FaceDisplayNode(Node):
+    """Render every coefficients message into a face image."""
+
+    def __init__(self):
+        super().__init__('face_display_node')
+        self.declare_parameter('image_size', 480, ParameterDescriptor(
+            description='Edge of the square face image in pixels.',
+            integer_range=[IntegerRange(from_value=MIN_SIZE, to_value=MAX_IMAGE_SIZE, step=1)]))
+        self.declare_parameter('frame_id', 'robot_face', ParameterDescriptor(
+            description='frame_id written into the header of the published images.'))
+        self.image_size = self.get_parameter('image_size').value
+        self.frame_id = self.get_parameter('frame_id').value
+        self.publisher = self.create_publisher(Image, 'face/image', 10)
+        self.subscription = self.create_subscription(
+            JointState, 'reaction/coefficients', self.coefficients_callback, 10)
+
+    def coefficients_callback(self, msg: JointState) -> None:
+        frame = self.frame_from_message(msg)
+        if frame is not None:
+            self.publish_face(frame, msg.header.stamp)
+
+    def frame_from_message(self, msg: JointState):
+        """Return the (83,) frame named by the message, or None (with a warning) if malformed."""
+        if len(msg.name) != len(msg.position):
+            self.get_logger().warning(
+                f'skipping coefficients with {len(msg.name)} names but {len(msg.position)} '
+                f'positions', throttle_duration_sec=5.0)
+            return None
+        unknown = [name for name in msg.name if name not in _CHANNEL_INDEX]
+        if unknown:
+            self.get_logger().warning(
+                f'skipping coefficients with unknown channel names: {", ".join(unknown[:5])}',
+                throttle_duration_sec=5.0)
+            return None
+        # Channels the message leaves out stay neutral.
+        frame = NEUTRAL_FRAME.copy()
+        frame[[_CHANNEL_INDEX[name] for name in msg.name]] = msg.position
+        return frame
+
+    def publish_face(self, frame: np.ndarray, stamp) -> None:
+        image = render_face(frame, self.image_size)
+        msg = Image()
+        msg.header.stamp = stamp
+        msg.header.frame_id = self.frame_id
+        msg.height, msg.width = image.shape[:2]
+        msg.encoding = 'rgb8'
+        msg.is_bigendian = 0
+        msg.step = image.shape[1] * 3
+        msg.data = image.tobytes()
+        self.publisher.publish(msg)
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = FaceDisplayNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
