@@ -1,3 +1,4 @@
+# noqa: A005 (the package module react_ros.bag.types does not shadow the stdlib types)
 """
 Message types for rosbag2 files, without ROS: a rosbags typestore plus CDR stamp helpers.
 
@@ -14,14 +15,16 @@ import struct
 import sys
 from typing import Dict, List, Optional
 
-from rosbags.interfaces import Nodetype
 from rosbags.typesys import get_types_from_msg, get_typestore as rosbags_typestore, Stores
 from rosbags.typesys.store import Typestore
 
 REPOSITORY_INTERFACES = Path(__file__).resolve().parents[2] / 'interfaces'
 REQUIRED_PACKAGES = ('audio_common_msgs',)
 OPTIONAL_PACKAGES = ('hri_msgs',)
-HEADER_TYPE = 'std_msgs/msg/Header'
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+AUDIO_TYPE = 'audio_common_msgs/msg/AudioDataStamped'
+AUDIO_DATA_TYPE = 'audio_common_msgs/msg/AudioData'
+AUDIO_INFO_TYPE = 'audio_common_msgs/msg/AudioInfo'
 
 # CDR payload = 4-byte encapsulation header, then the message; a leading std_msgs/Header starts
 # with builtin_interfaces/Time {int32 sec, uint32 nanosec}.
@@ -87,14 +90,6 @@ def get_typestore() -> Typestore:
         types.update(_package_types(package, directory))
     typestore.register(types)
     return typestore
-
-
-def header_first(typestore: Typestore, msgtype: str) -> bool:
-    """Tell whether the first field of msgtype is a std_msgs/Header (so its stamp leads)."""
-    if msgtype not in typestore.fielddefs:
-        raise KeyError(f'message type {msgtype!r} is not in the typestore')
-    fields = typestore.fielddefs[msgtype][1]
-    return bool(fields) and fields[0][1] == (Nodetype.NAME, HEADER_TYPE)
 
 
 def _stamp_format(raw: bytes) -> str:

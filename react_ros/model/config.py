@@ -64,7 +64,7 @@ class ReactionModelConfig:
 
     @property
     def codebook_size(self) -> int:
-        """Number of FSQ codes (tokens): the product of the levels."""
+        """Return the number of FSQ codes (tokens): the product of the levels."""
         return math.prod(self.fsq_levels)
 
     def to_dict(self) -> dict:
@@ -79,5 +79,6 @@ class ReactionModelConfig:
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f'unknown model config keys {unknown}; known keys are {sorted(known)}')
+            raise ValueError(
+                f'unknown model config keys {unknown}; known keys are {sorted(known)}')
         return cls(**values)

@@ -1,0 +1,307 @@
+"""
+Replay a rosbag2 into DDS with its original timing (an rclpy stand-in for ros2 bag play).
+
+Messages are published as the serialized bytes stored in the bag, paced with
+time.perf_counter. With restamp, header stamps are shifted so they look live: stamp' =
+play start wall time + (stamp - bag start) / rate, patched in the CDR bytes for every type whose
+first field is a std_msgs/Header. On each further loop the stamps restart from the beginning
+(they jump backwards, which consumers must handle) unless monotonic is set, which shifts each
+loop by the bag's length. Needs the generated Python message packages for the bag's types.
+"""
+
+import argparse
+from dataclasses import dataclass, field
+import importlib
+from pathlib import Path
+import sys
+import threading
+import time
+from typing import Dict, Iterable, List, Optional
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from react_ros.bag.types import (
+    AUDIO_INFO_TYPE, IMAGE_TYPE, read_header_stamp, write_header_stamp)
+from rosbags.rosbag2 import Reader
+
+IMAGE_TYPES = (IMAGE_TYPE, 'sensor_msgs/msg/CompressedImage')
+HEADER_FIELD_TYPE = 'std_msgs/Header'  # how generated classes name it in _fields_and_field_types
+# After the last publish, keep the publishers this long so reliable readers get every message.
+LINGER_S = 0.5
+# After every publisher has matched a subscriber, give the readers' side time to match too.
+MATCH_SETTLE_S = 0.3
+
+
+def publisher_qos(msgtype: str) -> QoSProfile:
+    """
+    Return the publisher QoS for a message type.
+
+    Images: best effort, depth 5 (like camera drivers; matches sensor-data subscribers).
+    AudioInfo: reliable + transient local, so late subscribers still get it. Anything else
+    (audio chunks): reliable, depth 100.
+    """
+    if msgtype in IMAGE_TYPES:
+        return QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    if msgtype == AUDIO_INFO_TYPE:
+        return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def message_class(msgtype: str):
+    """Import the generated Python class for a type name like 'sensor_msgs/msg/Image'."""
+    package, kind, name = msgtype.split('/')
+    try:
+        module = importlib.import_module(f'{package}.{kind}')
+        return getattr(module, name)
+    except (ImportError, AttributeError) as error:
+        raise RuntimeError(f'cannot publish {msgtype}: no generated Python type '
+                           f'{package}.{kind}.{name} ({error}); build and install the '
+                           f'{package} interface package') from error
+
+
+def has_leading_header(msg_class) -> bool:
+    """Tell whether the first field of a generated message class is a std_msgs/Header."""
+    field_types = list(msg_class.get_fields_and_field_types().values())
+    return bool(field_types) and field_types[0] == HEADER_FIELD_TYPE
+
+
+def output_topic(topic: str, remap_prefix: str) -> str:
+    """Return topic under remap_prefix ('' keeps it; '/robot' makes '/image' '/robot/image')."""
+    if not remap_prefix:
+        return topic
+    if not remap_prefix.startswith('/'):
+        raise ValueError(f'remap prefix must start with "/", got {remap_prefix!r}')
+    return remap_prefix.rstrip('/') + topic
+
+
+@dataclass
+class PlayStats:
+    """What one play_bag call published and how closely it kept the bag's timing."""
+
+    published: Dict[str, int] = field(default_factory=dict)
+    loops_done: int = 0
+    wall_s: float = 0.0
+    timing_error_p50_ms: float = 0.0
+    timing_error_p99_ms: float = 0.0
+    timing_error_max_ms: float = 0.0
+    stopped_early: bool = False
+
+    def describe(self) -> str:
+        """Return a one-line summary."""
+        counts = ', '.join(f'{topic}: {count}' for topic, count in self.published.items())
+        return (f'published {counts} in {self.loops_done} loop(s), {self.wall_s:.2f} s; '
+                f'timing error p50 {self.timing_error_p50_ms:.2f} ms, '
+                f'p99 {self.timing_error_p99_ms:.2f} ms, max {self.timing_error_max_ms:.2f} ms'
+                + ('; stopped early' if self.stopped_early else ''))
+
+
+class TopicPublishers:
+    """Publishers of one node, created on first use per (topic, type)."""
+
+    def __init__(self, node: Node):
+        """Create an empty set of publishers on node."""
+        self.node = node
+        self._publishers = {}
+        self._leading_header = {}
+
+    def get(self, topic: str, msgtype: str):
+        """Return (publisher, whether the type starts with a Header) for a topic."""
+        key = (topic, msgtype)
+        if key not in self._publishers:
+            msg_class = message_class(msgtype)
+            self._publishers[key] = self.node.create_publisher(
+                msg_class, topic, publisher_qos(msgtype))
+            self._leading_header[key] = has_leading_header(msg_class)
+        return self._publishers[key], self._leading_header[key]
+
+    def wait_for_subscribers(self, timeout_s: float, stop: threading.Event) -> bool:
+        """Wait until every publisher has a subscriber; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not stop.is_set():
+            if all(pub.get_subscription_count() > 0 for pub in self._publishers.values()):
+                stop.wait(MATCH_SETTLE_S)
+                return True
+            stop.wait(0.02)
+        return False
+
+    def destroy(self) -> None:
+        """Destroy all publishers."""
+        for publisher in self._publishers.values():
+            self.node.destroy_publisher(publisher)
+        self._publishers.clear()
+        self._leading_header.clear()
+
+
+class BagPlayer(Node):
+    """A node that replays bags; its publishers stay alive between plays."""
+
+    def __init__(self, node_name: str = 'bag_player', **node_kwargs):
+        """Create the node (rclpy must be initialised)."""
+        super().__init__(node_name, **node_kwargs)
+        self.topic_publishers = TopicPublishers(self)
+
+    def play(self, path, **options) -> PlayStats:
+        """Replay the bag at path; options as for play_bag."""
+        return play_bag(path, self, **options)
+
+
+def _select_connections(reader: Reader, topics: Optional[Iterable[str]]) -> List:
+    if topics is None:
+        return list(reader.connections)
+    wanted = set(topics)
+    available = {connection.topic for connection in reader.connections}
+    missing = wanted - available
+    if missing:
+        raise ValueError(f'topics {sorted(missing)} are not in the bag; it has '
+                         f'{sorted(available)}')
+    return [connection for connection in reader.connections if connection.topic in wanted]
+
+
+def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: bool = True,
+             loops: int = 1, monotonic: bool = False, topics: Optional[Iterable[str]] = None,
+             remap_prefix: str = '', wait_for_subscribers_s: float = 0.0,
+             stop: Optional[threading.Event] = None) -> PlayStats:
+    """
+    Publish the messages of the rosbag2 at path with their recorded timing; block until done.
+
+    Runs in the calling thread, so it can share a node that the caller's executor spins
+    elsewhere. Without node, a temporary BagPlayer is created (rclpy must be initialised).
+    rate: speed factor. restamp: shift header stamps to the wall clock. loops: times to play.
+    monotonic: shift each loop's stamps by the bag length instead of letting them jump back.
+    topics: only these topics. remap_prefix: publish '/image' as prefix + '/image'.
+    wait_for_subscribers_s: wait up to this long until every topic has a subscriber.
+    stop: an Event that ends playback early.
+    """
+    if rate <= 0:
+        raise ValueError(f'rate must be > 0, got {rate}')
+    if loops < 1:
+        raise ValueError(f'loops must be >= 1, got {loops}')
+    if not Path(path, 'metadata.yaml').is_file():
+        raise FileNotFoundError(f'{path} is not a rosbag2 folder (no metadata.yaml)')
+    stop = stop or threading.Event()
+    own_node = node is None
+    if own_node:
+        if not rclpy.ok():
+            raise RuntimeError('rclpy is not initialised; call rclpy.init() or pass a node')
+        node = BagPlayer()
+    publishers = node.topic_publishers if isinstance(node, BagPlayer) else TopicPublishers(node)
+    try:
+        with Reader(path) as reader:
+            connections = _select_connections(reader, topics)
+            for connection in connections:
+                publishers.get(output_topic(connection.topic, remap_prefix),
+                               connection.msgtype)
+            if wait_for_subscribers_s > 0 and not publishers.wait_for_subscribers(
+                    wait_for_subscribers_s, stop):
+                node.get_logger().warning(
+                    f'not every topic had a subscriber after {wait_for_subscribers_s} s; '
+                    'playing anyway')
+            stats = _play(reader, connections, publishers, rate=rate, restamp=restamp,
+                          loops=loops, monotonic=monotonic, remap_prefix=remap_prefix,
+                          stop=stop, context=node.context)
+        stop.wait(LINGER_S)
+    finally:
+        if not isinstance(node, BagPlayer):
+            publishers.destroy()
+        if own_node:
+            node.destroy_node()
+    return stats
+
+
+def _play(reader: Reader, connections: List, publishers: TopicPublishers, *, rate: float,
+          restamp: bool, loops: int, monotonic: bool, remap_prefix: str,
+          stop: threading.Event, context) -> PlayStats:
+    bag_start = reader.start_time
+    loop_ns = max(reader.end_time - 1 - bag_start, 1)  # last message lands where loop 2 starts
+    stats = PlayStats(published={output_topic(connection.topic, remap_prefix): 0
+                                 for connection in connections})
+    lateness_s: List[float] = []
+    start_perf = time.perf_counter()
+    start_wall_ns = time.time_ns()
+    for loop in range(loops):
+        loop_shift_ns = loop * loop_ns if monotonic else 0
+        for connection, log_ns, raw in reader.messages(connections=connections):
+            target = start_perf + (loop * loop_ns + log_ns - bag_start) / rate / 1e9
+            remaining = target - time.perf_counter()
+            if remaining > 0:
+                stop.wait(remaining)
+            if stop.is_set() or not context.ok():
+                stats.stopped_early = True
+                break
+            topic = output_topic(connection.topic, remap_prefix)
+            publisher, leading_header = publishers.get(topic, connection.msgtype)
+            payload = _shift_stamp(raw, leading_header, restamp, loop_shift_ns, bag_start,
+                                   start_wall_ns, rate)
+            publisher.publish(payload)
+            lateness_s.append(time.perf_counter() - target)
+            stats.published[topic] += 1
+        if stats.stopped_early:
+            break
+        stats.loops_done += 1
+    stats.wall_s = time.perf_counter() - start_perf
+    if lateness_s:
+        lateness_ms = np.asarray(lateness_s) * 1e3
+        stats.timing_error_p50_ms = float(np.percentile(lateness_ms, 50))
+        stats.timing_error_p99_ms = float(np.percentile(lateness_ms, 99))
+        stats.timing_error_max_ms = float(lateness_ms.max())
+    return stats
+
+
+def _shift_stamp(raw, leading_header: bool, restamp: bool, loop_shift_ns: int, bag_start: int,
+                 start_wall_ns: int, rate: float) -> bytes:
+    if not leading_header or not (restamp or loop_shift_ns):
+        return bytes(raw)
+    payload = bytearray(raw)
+    stamp = read_header_stamp(payload) + loop_shift_ns
+    if restamp:
+        stamp = start_wall_ns + int(round((stamp - bag_start) / rate))
+    write_header_stamp(payload, stamp)
+    return bytes(payload)
+
+
+def add_play_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the play command-line arguments to parser."""
+    parser.add_argument('bag', type=Path, help='rosbag2 folder to replay')
+    parser.add_argument('--rate', type=float, default=1.0, help='speed factor (default 1)')
+    parser.add_argument('--loops', type=int, default=1, help='times to play (default 1)')
+    parser.add_argument('--no-restamp', action='store_true',
+                        help='publish the recorded header stamps unchanged')
+    parser.add_argument('--monotonic', action='store_true',
+                        help='keep stamps increasing across loops instead of jumping back')
+    parser.add_argument('--topics', nargs='+', help='only these topics')
+    parser.add_argument('--remap-prefix', default='', help='publish TOPIC as PREFIX/TOPIC')
+    parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='S',
+                        help='wait up to S seconds for every topic to have a subscriber')
+
+
+def run_play(args: argparse.Namespace) -> int:
+    """Run play from parsed arguments (initialises rclpy); return the exit code."""
+    rclpy.init()
+    try:
+        stats = play_bag(args.bag, rate=args.rate, restamp=not args.no_restamp,
+                         loops=args.loops, monotonic=args.monotonic, topics=args.topics,
+                         remap_prefix=args.remap_prefix,
+                         wait_for_subscribers_s=args.wait_subscribers)
+    except (FileNotFoundError, RuntimeError, ValueError) as error:
+        print(f'play: error: {error}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        rclpy.try_shutdown()
+    print(stats.describe(), flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Run play as a standalone command."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    add_play_arguments(parser)
+    return run_play(parser.parse_args(argv))
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

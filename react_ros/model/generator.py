@@ -1,0 +1,250 @@
+"""
+The reaction model behind one stable interface: untrained or from a checkpoint, online or not.
+
+Per frame: the speaker encoder turns audio + speaker-face features into an encoding; the token
+predictor samples the listener's next FSQ token; the tokenizer decoder turns it into a coarse
+latent; the latent denoiser (DDIM, few steps) draws the frame's latent given that and the
+emitted past; output heads map it to the 83 channels of react_ros.spec. k samples run as a
+batch; one torch.Generator per stream makes the draws reproducible.
+"""
+
+import json
+
+import numpy as np
+from react_ros import spec
+from react_ros.model.config import ReactionModelConfig
+from react_ros.model.diffusion import FrameSampler, LatentDenoiser
+from react_ros.model.speaker_encoder import SpeakerEncoder
+from react_ros.model.token_predictor import sample_tokens, TokenPredictor
+from react_ros.model.tokenizer import FSQTokenizer
+import torch
+from torch import nn
+
+CHECKPOINT_FORMAT = 'react_ros.reaction_model'
+CHECKPOINT_VERSION = 1
+
+# Normalisation statistics: (checkpoint key, owning module attribute, buffer name).
+_NORMALISATION_BUFFERS = (
+    ('audio_mean', 'encoder', 'audio_mean'), ('audio_std', 'encoder', 'audio_std'),
+    ('visual_mean', 'encoder', 'visual_mean'), ('visual_std', 'encoder', 'visual_std'),
+    ('listener_mean', 'tokenizer', 'frame_mean'), ('listener_std', 'tokenizer', 'frame_std'),
+)
+
+
+class ReactionNetwork(nn.Module):
+    """All networks of the model; its state_dict is the checkpoint's weights."""
+
+    def __init__(self, config: ReactionModelConfig):
+        super().__init__()
+        self.encoder = SpeakerEncoder(config)
+        self.predictor = TokenPredictor(config)
+        self.tokenizer = FSQTokenizer(config)
+        self.denoiser = LatentDenoiser(config)
+
+
+def _as_float_tensor(value, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().to('cpu', torch.float32)
+    else:
+        try:
+            tensor = torch.from_numpy(np.asarray(value, dtype=np.float32))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'{name} must be numeric: {error}') from error
+    return tensor
+
+
+def _check_shape(tensor: torch.Tensor, name: str, expected: tuple, shown: str) -> None:
+    if tuple(tensor.shape) != expected:
+        raise ValueError(f'{name} must be {shown}, got {tuple(tensor.shape)}')
+
+
+def _check_finite(tensor: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f'{name} contains NaN or inf')
+
+
+class ReactionStream:
+    """
+    One online reaction: feed frames in order, get k listener frames per step.
+
+    Each step sees only the frames fed so far; the same seed and inputs give the same outputs.
+    """
+
+    def __init__(self, generator: 'ReactionGenerator', k: int, seed: int,
+                 sampling_steps: int):
+        if k < 1:
+            raise ValueError(f'k must be >= 1, got {k}')
+        self.k = k
+        self._generator = generator
+        self._seed = seed
+        network = generator.network
+        with torch.inference_mode():
+            self._sampler = FrameSampler(network.denoiser, generator.config, sampling_steps)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all frames: the next step is frame 0 again, with the seed's draws."""
+        network = self._generator.network
+        device = self._generator.device
+        self._rng = torch.Generator(device=device).manual_seed(self._seed)
+        with torch.inference_mode():
+            self._encoder_caches = network.encoder.empty_caches(1)
+            self._predictor_caches = network.predictor.empty_caches(self.k)
+            self._decoder_states = network.tokenizer.decoder.empty_states(self.k)
+            self._denoiser_caches = network.denoiser.empty_caches(self.k)
+        self._previous_token = torch.full((self.k,), network.predictor.start_token,
+                                          dtype=torch.long, device=device)
+
+    def step(self, audio_features, visual_features, visual_present: bool) -> np.ndarray:
+        """
+        Return k listener frames (k, 83) float32 for one input frame.
+
+        audio_features (A,), visual_features (V,); when visual_present is False the visual
+        vector is ignored (not even checked for NaN).
+        """
+        config = self._generator.config
+        audio = _as_float_tensor(audio_features, 'audio_features')
+        visual = _as_float_tensor(visual_features, 'visual_features')
+        _check_shape(audio, 'audio_features', (config.audio_dim,), f'({config.audio_dim},)')
+        _check_shape(visual, 'visual_features', (config.visual_dim,),
+                     f'({config.visual_dim},)')
+        _check_finite(audio, 'audio_features')
+        present = bool(visual_present)
+        if present:
+            _check_finite(visual, 'visual_features')
+        device = self._generator.device
+        with torch.inference_mode():
+            speaker = self._generator.network.encoder.step(
+                audio.to(device)[None, None], visual.to(device)[None, None],
+                torch.tensor([[present]], device=device), self._encoder_caches)
+            return self._react(speaker).cpu().numpy()
+
+    def _react(self, speaker: torch.Tensor) -> torch.Tensor:
+        """Return (k, 83) listener frames for one frame's speaker encoding (1, 1, D)."""
+        network, config = self._generator.network, self._generator.config
+        speaker = speaker.expand(self.k, -1, -1)  # (k, 1, D)
+        logits = network.predictor.step(self._previous_token, speaker, self._predictor_caches)
+        token = sample_tokens(logits, config.temperature, config.top_k, self._rng)  # (k,)
+        codes = network.tokenizer.tokens_to_codes(token[:, None])  # (k, 1, len(levels))
+        token_latent = network.tokenizer.decoder.step(codes, self._decoder_states)
+        condition = network.denoiser.condition(token_latent, speaker)  # (k, 1, D)
+        latent = self._sampler.sample(condition, self._denoiser_caches, self._rng)
+        self._previous_token = token
+        return network.tokenizer.heads(latent[:, 0])
+
+
+class ReactionGenerator:
+    """Listener reactions from speaker features: the model's public interface."""
+
+    def __init__(self, network: ReactionNetwork, config: ReactionModelConfig,
+                 provenance: dict | None = None, device: str = 'cpu'):
+        self.config = config
+        self.device = torch.device(device)
+        self.network = network.to(self.device).eval()
+        self.provenance = dict(provenance or {})
+
+    @classmethod
+    def untrained(cls, config: ReactionModelConfig = ReactionModelConfig(),
+                  seed: int = 0) -> 'ReactionGenerator':
+        """Build randomly initialised networks; the same seed gives the same weights."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            network = ReactionNetwork(config)
+        return cls(network, config, provenance={'untrained': True, 'init_seed': seed})
+
+    @classmethod
+    def from_checkpoint(cls, path, device: str = 'cpu') -> 'ReactionGenerator':
+        """Load a file written by save_checkpoint."""
+        payload = torch.load(path, map_location='cpu', weights_only=True)
+        if not isinstance(payload, dict) or payload.get('format') != CHECKPOINT_FORMAT:
+            raise ValueError(f'{path} is not a {CHECKPOINT_FORMAT} checkpoint')
+        if payload.get('format_version') != CHECKPOINT_VERSION:
+            raise ValueError(f'{path} has checkpoint version {payload.get("format_version")}, '
+                             f'this code reads version {CHECKPOINT_VERSION}')
+        channel_names = tuple(payload['feature_spec']['channel_names'])
+        if channel_names != spec.CHANNEL_NAMES:
+            raise ValueError(f'{path} was written for another listener channel layout')
+        config = ReactionModelConfig.from_dict(payload['config'])
+        network = ReactionNetwork(config)
+        network.load_state_dict(payload['state_dict'])
+        for key, module, buffer in _NORMALISATION_BUFFERS:
+            getattr(getattr(network, module), buffer).copy_(payload['normalisation'][key])
+        return cls(network, config, payload['provenance'], device)
+
+    def save_checkpoint(self, path, provenance: dict | None = None) -> None:
+        """
+        Write one self-describing file: weights, config, normalisation, feature spec, provenance.
+
+        provenance (JSON-compatible values) replaces the generator's when given.
+        """
+        provenance = self.provenance if provenance is None else provenance
+        try:
+            provenance = json.loads(json.dumps(provenance))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'provenance must hold JSON-compatible values: {error}') from error
+        normalisation = {
+            key: getattr(getattr(self.network, module), buffer).detach().cpu().clone()
+            for key, module, buffer in _NORMALISATION_BUFFERS}
+        torch.save({
+            'format': CHECKPOINT_FORMAT,
+            'format_version': CHECKPOINT_VERSION,
+            'config': self.config.to_dict(),
+            'state_dict': {name: value.detach().cpu()
+                           for name, value in self.network.state_dict().items()},
+            'normalisation': normalisation,
+            'feature_spec': {
+                'audio_dim': self.config.audio_dim, 'visual_dim': self.config.visual_dim,
+                'num_channels': spec.NUM_CHANNELS, 'channel_names': list(spec.CHANNEL_NAMES),
+                'fps': spec.FPS},
+            'provenance': provenance,
+        }, path)
+
+    def num_parameters(self) -> int:
+        """Return the number of learned parameters."""
+        return sum(parameter.numel() for parameter in self.network.parameters())
+
+    def stream(self, k: int = 10, seed: int = 0,
+               sampling_steps: int | None = None) -> ReactionStream:
+        """Start an online reaction with k samples (default config.sampling_steps DDIM steps)."""
+        return ReactionStream(self, k, seed, sampling_steps or self.config.sampling_steps)
+
+    def generate(self, audio_features, visual_features, visual_mask=None, k: int = 10,
+                 seed: int = 0, online: bool = False,
+                 sampling_steps: int | None = None) -> np.ndarray:
+        """
+        Return k reactions (k, T, 83) float32 to a whole speaker sequence.
+
+        audio_features (T, A), visual_features (T, V), visual_mask (T,) bool (None: face on
+        every frame). online=True runs stream.step frame by frame (identical to streaming).
+        online=False encodes the speaker over the whole sequence in one pass (the same
+        causal windowed function, equal to streaming up to float rounding) and then runs
+        the same per-frame token and diffusion sampling; an offline model with look-ahead
+        can replace it later without changing this signature.
+        """
+        config = self.config
+        audio = _as_float_tensor(audio_features, 'audio_features')
+        visual = _as_float_tensor(visual_features, 'visual_features')
+        frames = audio.shape[0] if audio.ndim == 2 and audio.shape[0] > 0 else 'T'
+        _check_shape(audio, 'audio_features', (frames, config.audio_dim),
+                     f'(T, {config.audio_dim}) with T >= 1')
+        _check_shape(visual, 'visual_features', (frames, config.visual_dim),
+                     f'({frames}, {config.visual_dim})')
+        if visual_mask is None:
+            mask = torch.ones(frames, dtype=torch.bool)
+        else:
+            mask = _as_float_tensor(visual_mask, 'visual_mask')
+            _check_shape(mask, 'visual_mask', (frames,), f'({frames},)')
+            _check_finite(mask, 'visual_mask')
+            mask = mask != 0
+        _check_finite(audio, 'audio_features')
+        _check_finite(visual[mask], 'visual_features (frames with a face)')
+        stream = self.stream(k, seed, sampling_steps)
+        if online:
+            return np.stack([stream.step(audio[t], visual[t], bool(mask[t]))
+                             for t in range(frames)], axis=1)
+        with torch.inference_mode():
+            speaker = self.network.encoder.full(audio[None].to(self.device),
+                                                visual[None].to(self.device),
+                                                mask[None].to(self.device))  # (1, T, D)
+            reactions = [stream._react(speaker[:, t:t + 1]) for t in range(frames)]
+            return torch.stack(reactions, dim=1).cpu().numpy()

@@ -1,0 +1,81 @@
+"""
+Autoregressive listener-token predictor.
+
+A causal transformer over the listener's past FSQ tokens that cross-attends to the speaker
+encoding; frame t's logits come from the tokens before t and the speaker up to and including
+frame t. Both attentions are bounded to `context_frames` (ALiBi + rolling caches), so a
+streaming step costs one token whatever the stream length.
+"""
+
+from react_ros.model.config import ReactionModelConfig
+from react_ros.model.layers import CausalBlock, SequencePass, StepPass, window_bias
+import torch
+from torch import nn
+
+
+class TokenPredictor(nn.Module):
+    """Predict next-token logits (codebook_size) from past tokens and the speaker encoding."""
+
+    def __init__(self, config: ReactionModelConfig):
+        super().__init__()
+        self.context_frames = config.context_frames
+        self.codebook_size = config.codebook_size
+        # One extra embedding row: the start token, "no listener frame yet".
+        self.token_embedding = nn.Embedding(config.codebook_size + 1, config.d_model)
+        self.blocks = nn.ModuleList(
+            CausalBlock(config.d_model, config.num_heads, config.ff_mult,
+                        config.context_frames, cross_attention=True)
+            for _ in range(config.predictor_layers))
+        self.head = nn.Sequential(nn.LayerNorm(config.d_model),
+                                  nn.Linear(config.d_model, config.codebook_size))
+
+    @property
+    def start_token(self) -> int:
+        """Return the token fed before the first listener frame."""
+        return self.codebook_size
+
+    def _run(self, previous_tokens: torch.Tensor, speaker: torch.Tensor, attend):
+        x = self.token_embedding(previous_tokens)  # (B, T, D)
+        for block in self.blocks:
+            x = block(x, x, speaker, attend)
+        return self.head(x)  # (B, T, codebook_size)
+
+    def full(self, previous_tokens: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+        """
+        Teacher-forced logits for whole sequences.
+
+        previous_tokens (B, T) long holds the start token then tokens 0 .. T-2; speaker is
+        (B, T, D). Returns (B, T, codebook_size): row t predicts token t.
+        """
+        positions = torch.arange(previous_tokens.shape[1], device=previous_tokens.device)
+        bias = window_bias(self.blocks[0].self_attention.slopes, positions, positions,
+                           self.context_frames)
+        return self._run(previous_tokens, speaker, SequencePass(bias))
+
+    def empty_caches(self, batch: int) -> list:
+        """Return the streaming state of a new sequence."""
+        like = self.token_embedding.weight
+        return [attention.empty_cache(batch, like)
+                for block in self.blocks for attention in block.attentions()]
+
+    def step(self, previous_token: torch.Tensor, speaker: torch.Tensor, caches: list):
+        """Logits (B, codebook_size) for one frame from the previous token (B,) and (B, 1, D)."""
+        return self._run(previous_token[:, None], speaker, StepPass(caches))[:, 0]
+
+
+def sample_tokens(logits: torch.Tensor, temperature: float, top_k: int,
+                  generator: torch.Generator) -> torch.Tensor:
+    """
+    Draw one token per row of logits (B, V) with temperature and top-k (0 = all).
+
+    Gumbel-max sampling (argmax of logits plus Gumbel noise) draws exactly from the softmax,
+    at a fraction of torch.multinomial's cost over 1000 categories.
+    """
+    logits = logits / temperature
+    candidates = None
+    if 0 < top_k < logits.shape[-1]:
+        logits, candidates = logits.topk(top_k, dim=-1)  # (B, K)
+    uniform = torch.rand(logits.shape, generator=generator, device=logits.device)
+    gumbel = -torch.log(-torch.log(uniform.clamp_(min=1e-20)))
+    choice = (logits + gumbel).argmax(dim=-1)  # (B,)
+    return choice if candidates is None else candidates.gather(-1, choice[:, None])[:, 0]
