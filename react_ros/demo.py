@@ -62,7 +62,6 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from react_ros.bag.player import play_bag
     from react_ros.bag.recorder import BagRecorder
     from react_ros.harness import NodeProcess, wait_until
 
@@ -74,10 +73,8 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
     recorder = BagRecorder({IMAGE_TOPIC: 'sensor_msgs/msg/Image',
                             COEFFICIENTS_TOPIC: 'sensor_msgs/msg/JointState',
                             FACE_TOPIC: 'sensor_msgs/msg/Image'}, node_name='demo_recorder')
-    player = rclpy.create_node('demo_player')
     executor = SingleThreadedExecutor()
     executor.add_node(recorder)
-    executor.add_node(player)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
@@ -88,8 +85,14 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
             raise RuntimeError(f'the nodes did not start; see {nodes.log_path}:\n'
                                + nodes.output()[-2000:])
         print(f'replaying {bag} ...')
-        stats = play_bag(bag, player, wait_for_subscribers_s=STARTUP_TIMEOUT_S)
-        print(stats.describe())
+        # Its own process: one Python process that both plays and records large images
+        # stalls the image flow for seconds at a time.
+        player = NodeProcess(['react_ros.bag.player', str(bag), '--topics', IMAGE_TOPIC,
+                              '/audio', '/audio_info', '--wait-subscribers', '60'],
+                             dict(os.environ), out_dir / 'player.log')
+        if player.process.wait() != 0:
+            raise RuntimeError(f'the bag player failed; see {player.log_path}')
+        print(player.output().strip().splitlines()[-1])
         previous = -1
         while recorder.counts.get(FACE_TOPIC, 0) != previous:  # the last frames in flight
             previous = recorder.counts.get(FACE_TOPIC, 0)
@@ -101,7 +104,7 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
         rclpy.try_shutdown()
     if code not in (0, None):
         print(f'warning: the nodes exited with {code}; see {nodes.log_path}')
-    return {'stats': stats, 'messages': recorder.messages}
+    return {'messages': recorder.messages}
 
 
 def _stamp_ns(msg) -> int:
@@ -119,7 +122,7 @@ def summarise(session: dict) -> dict:
     from sensor_msgs.msg import JointState
 
     reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
-    frames_in = session['stats'].published.get(IMAGE_TOPIC, 0)
+    frames_in = len(session['messages'].get(IMAGE_TOPIC, []))
     latencies_ms = np.array([(received - _stamp_ns(msg)) / 1e6 for received, msg in reactions])
     stamps = np.array(sorted(_stamp_ns(msg) for _, msg in reactions)) / 1e9
     span = stamps[-1] - stamps[0] if len(stamps) > 1 else float('nan')
@@ -136,7 +139,7 @@ def summarise(session: dict) -> dict:
 
 def format_summary(summary: dict, video: Path) -> str:
     """Format the summary as a small table for the terminal."""
-    rows = [('frames in (camera)', f"{summary['frames_in']}"),
+    rows = [('frames in (camera, as received)', f"{summary['frames_in']}"),
             ('frames out (reactions)', f"{summary['frames_out']} "
                                        f"({summary['answered_pct']:.1f} %)"),
             ('rendered face frames', f"{summary['face_images']}"),

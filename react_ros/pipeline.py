@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from react_ros.features.audio import frame_audio_features
+from react_ros.features.audio import frame_audio_features, WINDOW_SAMPLES
 from react_ros.features.image import FacePresenceDetector
 from react_ros.model.generator import ReactionGenerator
 from react_ros.spec import EXPRESSION_NAMES, EXPRESSION_SLICE
@@ -45,6 +45,11 @@ class ReactionPipeline:
     def reset(self, seed: int):
         """Start a new reaction stream (new interaction, or the input timeline restarted)."""
         self._stream = self._generator.stream(k=1, seed=seed)
+
+    def warm_up(self):
+        """Run one throwaway frame so the first real frame does not pay for lazy set-up."""
+        self.step(np.zeros((240, 320, 3), np.uint8), np.zeros(WINDOW_SAMPLES, np.float32))
+        self._stream.reset()
 
     def step(self, rgb: Optional[np.ndarray], audio_window: np.ndarray) -> ReactionFrame:
         """Advance one frame. rgb: (H, W, 3) uint8 or None; audio_window: the samples before it."""

@@ -19,13 +19,13 @@ os.environ.update(dds_environment(DOMAIN_ID))
 
 @pytest.fixture(scope='session')
 def ros_env():
-    """The environment for node subprocesses: same domain, loopback discovery."""
+    """Return the environment for node subprocesses: same domain, loopback discovery."""
     return dict(os.environ)
 
 
 @pytest.fixture(scope='session')
 def ros_node():
-    """A node spinning in a background thread, for publishing, subscribing and services."""
+    """Yield a node spinning in a background thread, for topics and services."""
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 

@@ -24,7 +24,7 @@ pcm.react_test_file {{
 
 @pytest.fixture
 def recorded_speech(tmp_path):
-    """A raw S16LE file and an ALSA config exposing it as input device react_test_file."""
+    """Write a raw S16LE file and an ALSA config exposing it as device react_test_file."""
     rng = np.random.default_rng(3)
     samples = rng.integers(-20000, 20000, 16000 * 30).astype('<i2')
     infile = tmp_path / 'speech.raw'

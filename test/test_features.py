@@ -3,12 +3,11 @@
 import cv2
 import numpy as np
 import pytest
-import skimage.data
-
 from react_ros.errors import InputProblem
 from react_ros.features.audio import (AUDIO_FEATURE_DIM, AudioBuffer, frame_audio_features,
                                       PcmFormat, sequence_audio_features, WINDOW_SAMPLES)
 from react_ros.features.image import decode_image, FacePresenceDetector, ImageFormatError
+import skimage.data
 
 RATE = 16000
 

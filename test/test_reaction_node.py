@@ -17,13 +17,12 @@ import pytest
 from rcl_interfaces.msg import Log
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
-from sensor_msgs.msg import Image, JointState
-import skimage.data
-
 from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, ROSOUT_QOS,
                                wait_until)
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, within_range
+from sensor_msgs.msg import Image, JointState
+import skimage.data
 
 FPS = 30.0
 CHUNK = 320  # 20 ms of 16 kHz audio
@@ -131,7 +130,7 @@ class Listener:
 
 @pytest.fixture(scope='module')
 def reaction(ros_node, ros_env, tmp_path_factory):
-    """A reaction_node process, configured and active, with a speaker and a listener."""
+    """Yield a reaction_node process (configured, active), a speaker and a listener."""
     log = tmp_path_factory.mktemp('reaction') / 'reaction_node.log'
     process = NodeProcess(['react_ros.nodes.reaction_node', '--ros-args',
                            '-p', 'seed:=7', '-p', 'silence_warning_s:=1.0'], ros_env, log)

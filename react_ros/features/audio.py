@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
-
 from react_ros.errors import InputProblem
 from react_ros.spec import AUDIO_SAMPLE_RATE
+from scipy.signal import resample_poly
 
 N_FFT = 512
 WIN_LENGTH = 400  # 25 ms at 16 kHz
@@ -109,10 +108,12 @@ class PcmFormat:
     def validate(self):
         """Raise InputProblem naming the field if this format cannot be decoded."""
         if self.sample_format not in self._DTYPES:
-            raise InputProblem('sample_format', f'unsupported sample_format {self.sample_format!r}; '
-                             f'supported: {", ".join(self._DTYPES)}')
+            raise InputProblem('sample_format',
+                               f'unsupported sample_format {self.sample_format!r}; '
+                               f'supported: {", ".join(self._DTYPES)}')
         if not 4000 <= self.sample_rate <= 192000:
-            raise InputProblem('sample_rate', f'sample_rate {self.sample_rate} Hz is outside 4000..192000 Hz')
+            raise InputProblem('sample_rate',
+                               f'sample_rate {self.sample_rate} Hz is outside 4000..192000 Hz')
         if not 1 <= self.channels <= 32:
             raise InputProblem('channels', f'channels {self.channels} is outside 1..32')
 
@@ -123,9 +124,10 @@ class PcmFormat:
         if len(data) == 0:
             raise InputProblem('empty_audio', 'empty audio chunk')
         if len(data) % frame_bytes:
-            raise InputProblem('audio_size', f'audio chunk of {len(data)} bytes is not a whole number of '
-                             f'{self.channels}-channel {self.sample_format} frames '
-                             f'({frame_bytes} bytes each)')
+            raise InputProblem('audio_size',
+                               f'audio chunk of {len(data)} bytes is not a whole number of '
+                               f'{self.channels}-channel {self.sample_format} frames '
+                               f'({frame_bytes} bytes each)')
         samples = np.frombuffer(data, dtype=dtype).astype(np.float32) / scale
         mono = samples.reshape(-1, self.channels).mean(axis=1)
         return to_model_rate(mono, self.sample_rate)

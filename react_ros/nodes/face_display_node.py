@@ -6,6 +6,7 @@ from react_ros.spec, `position` their values) and publishes face/image (sensor_m
 drawn by react_ros.render.face.render_face, stamped like the coefficients it shows.
 """
 
+import array
 import numpy as np
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 import rclpy
@@ -22,8 +23,8 @@ _CHANNEL_INDEX = {name: index for index, name in enumerate(spec.CHANNEL_NAMES)}
 class FaceDisplayNode(Node):
     """Render every coefficients message into a face image."""
 
-    def __init__(self):
-        super().__init__('face_display_node')
+    def __init__(self, **kwargs):
+        super().__init__('face_display_node', **kwargs)
         self.declare_parameter('image_size', 480, ParameterDescriptor(
             description='Edge of the square face image in pixels.',
             integer_range=[IntegerRange(from_value=MIN_SIZE, to_value=MAX_IMAGE_SIZE, step=1)]))
@@ -67,7 +68,7 @@ class FaceDisplayNode(Node):
         msg.encoding = 'rgb8'
         msg.is_bigendian = 0
         msg.step = image.shape[1] * 3
-        msg.data = image.tobytes()
+        msg.data = array.array('B', image.tobytes())  # 10x faster than assigning bytes
         self.publisher.publish(msg)
 
 

@@ -31,6 +31,7 @@ from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarning
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
+import torch
 
 # REACT's 8 expression classes as hri_msgs/Expression constants. hri_msgs has no 'contempt';
 # SKEPTICAL is its closest (one-sided, disapproving) expression.
@@ -68,6 +69,9 @@ class ReactionNode(LifecycleNode):
             int_range=(-1, 2**31 - 1)))
         self.declare_parameter('face_detect_width', 320, _descriptor(
             'Width (px) frames are downscaled to for face detection.', int_range=(80, 1920)))
+        self.declare_parameter('torch_threads', 1, _descriptor(
+            'CPU threads for the networks. One avoids contention with the other nodes; the '
+            'per-frame step is too small to gain from more.', int_range=(1, 64)))
         self.declare_parameter('audio_wait_s', 0.04, _descriptor(
             "How long to wait for audio up to a frame's stamp before treating it as silence.",
             float_range=(0.0, 0.5)))
@@ -105,6 +109,7 @@ class ReactionNode(LifecycleNode):
         return super().on_configure(state)
 
     def _configure(self):
+        torch.set_num_threads(self.get_parameter('torch_threads').value)
         model_path = self.get_parameter('model_path').value
         if model_path:
             self._generator = ReactionGenerator.from_checkpoint(model_path)
@@ -116,10 +121,11 @@ class ReactionNode(LifecycleNode):
         self._pipeline = ReactionPipeline(
             self._generator, seed=0,
             face_detect_width=self.get_parameter('face_detect_width').value)
+        self._pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
         self._coefficients_pub = self.create_lifecycle_publisher(
-            JointState, 'reaction/coefficients', 10)
+            JointState, 'reaction/coefficients', 100)
         self._expression_pub = self.create_lifecycle_publisher(
             Expression, '/robot_face/expression', 10)
         self._facs_pub = self.create_lifecycle_publisher(
@@ -213,6 +219,7 @@ class ReactionNode(LifecycleNode):
         self._frames_received = self._frames_processed = self._frames_dropped = 0
         self._bad_frames = 0
         self._latencies = []
+        self._compute_times = []
         self._processed_times = []
         self._last_audio_wall = None
 
@@ -283,7 +290,10 @@ class ReactionNode(LifecycleNode):
                        'starting a new reaction stream')
             self._restart_stream()
         self._last_stamp = stamp
-        reaction = self._pipeline.step(rgb, self._audio_before(stamp))
+        audio = self._audio_before(stamp)
+        started = time.perf_counter()
+        reaction = self._pipeline.step(rgb, audio)
+        self._compute_times.append(time.perf_counter() - started)
         self.publish_reaction(msg.header, reaction)
         self._frames_processed += 1
         self._processed_times.append(time.monotonic())
@@ -300,7 +310,8 @@ class ReactionNode(LifecycleNode):
                 self._warn('silence', f'no audio on {self._audio_sub.topic_name} for '
                            f'{silent_for:.1f} s: reacting as to silence')
             else:
-                self._audio_arrived.wait_for(lambda: self._audio.end_time >= stamp,
+                # Stamps are floats: a millisecond of slack stops rounding from costing a wait.
+                self._audio_arrived.wait_for(lambda: self._audio.end_time >= stamp - 1e-3,
                                              timeout=self.get_parameter('audio_wait_s').value)
             return self._audio.window(stamp)
 
@@ -358,10 +369,13 @@ class ReactionNode(LifecycleNode):
         recent = [t for t in self._processed_times if now - t <= period]
         self._processed_times = recent
         latencies, self._latencies = self._latencies, []
+        compute_times, self._compute_times = self._compute_times, []
         values = {
             'rate_hz': len(recent) / period,
             'latency_p50_ms': 1000 * statistics.median(latencies) if latencies else float('nan'),
             'latency_max_ms': 1000 * max(latencies) if latencies else float('nan'),
+            'compute_p50_ms': (1000 * statistics.median(compute_times) if compute_times
+                               else float('nan')),
             'frames_received': self._frames_received,
             'frames_processed': self._frames_processed,
             'frames_dropped': self._frames_dropped,
