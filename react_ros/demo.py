@@ -2,7 +2,8 @@
 `react-ros demo`: the demo bag through the running nodes over DDS, into out/demo.mp4.
 
 1. builds out/demo_bag (20 s of speaker video and real speech) if it is missing;
-2. starts the nodes (`react-ros run --no-microphone`) as a separate process;
+2. starts reaction_node and face_display_node as separate processes (as the launch file
+   does) and brings reaction_node to active through its lifecycle services;
 3. replays the bag with its original timing and records what crosses DDS;
 4. writes out/demo.mp4 (speaker | rendered listener face) and prints a summary.
 
@@ -63,12 +64,11 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
     from rclpy.executors import SingleThreadedExecutor
 
     from react_ros.bag.recorder import BagRecorder
-    from react_ros.harness import NodeProcess, wait_until
+    from react_ros.harness import bring_up, LifecycleClient, play, start_nodes, wait_until
+    from react_ros.nodes.common import default_config_path
 
-    run_args = ['react_ros', 'run', '--no-microphone']
-    if params_file:
-        run_args += ['--params-file', str(params_file)]
-    nodes = NodeProcess(run_args, dict(os.environ), out_dir / 'nodes.log')
+    nodes = start_nodes(dict(os.environ), params_file or default_config_path('react.yaml'),
+                        out_dir)
     rclpy.init()
     recorder = BagRecorder({IMAGE_TOPIC: 'sensor_msgs/msg/Image',
                             COEFFICIENTS_TOPIC: 'sensor_msgs/msg/JointState',
@@ -79,31 +79,22 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
     spinner.start()
     try:
         print('waiting for the nodes to come up ...')
-        ready = wait_until(lambda: recorder.count_publishers(COEFFICIENTS_TOPIC) > 0
-                           and recorder.count_publishers(FACE_TOPIC) > 0, STARTUP_TIMEOUT_S)
-        if not ready or not nodes.running():
-            raise RuntimeError(f'the nodes did not start; see {nodes.log_path}:\n'
-                               + nodes.output()[-2000:])
+        bring_up(LifecycleClient(recorder, 'reaction_node'), STARTUP_TIMEOUT_S)
+        if not wait_until(lambda: recorder.count_publishers(FACE_TOPIC) > 0, STARTUP_TIMEOUT_S):
+            raise RuntimeError(f'face_display_node did not start; see {out_dir}')
         print(f'replaying {bag} ...')
-        # Its own process: one Python process that both plays and records large images
-        # stalls the image flow for seconds at a time.
-        player = NodeProcess(['react_ros.bag.player', str(bag), '--topics', IMAGE_TOPIC,
-                              '/audio', '/audio_info', '--wait-subscribers', '60'],
-                             dict(os.environ), out_dir / 'player.log')
-        if player.process.wait() != 0:
-            raise RuntimeError(f'the bag player failed; see {player.log_path}')
-        print(player.output().strip().splitlines()[-1])
+        print(play(bag, dict(os.environ), out_dir))
         previous = -1
         while recorder.counts.get(FACE_TOPIC, 0) != previous:  # the last frames in flight
             previous = recorder.counts.get(FACE_TOPIC, 0)
             time.sleep(1.0)
     finally:
-        code = nodes.stop()
+        for process in nodes:
+            if process.stop() != 0:
+                print(f'warning: a node exited with an error; see {process.log_path}')
         executor.shutdown()
         recorder.close()
         rclpy.try_shutdown()
-    if code not in (0, None):
-        print(f'warning: the nodes exited with {code}; see {nodes.log_path}')
     return {'messages': recorder.messages}
 
 

@@ -62,7 +62,8 @@ class NodeProcess:
 
     def output(self) -> str:
         """Everything the process printed so far."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors='replace')
 
 
@@ -103,6 +104,32 @@ class LifecycleClient:
     def state(self, timeout_s: float = 10.0) -> str:
         """Return the target's current state label, e.g. 'active'."""
         return self._call(self._get, GetState.Request(), timeout_s).current_state.label
+
+
+def start_nodes(env: Dict[str, str], params_file: str, log_dir: Path) -> List[NodeProcess]:
+    """Start reaction_node and face_display_node as separate processes, as the launch file does."""
+    return [NodeProcess([f'react_ros.nodes.{name}', '--ros-args', '--params-file',
+                         str(params_file)], env, Path(log_dir) / f'{name}.log')
+            for name in ('reaction_node', 'face_display_node')]
+
+
+def play(bag: Path, env: Dict[str, str], log_dir: Path, timeout_s: float = 600.0) -> str:
+    """
+    Replay a demo bag's camera and microphone topics from a player process; return its summary.
+
+    The player has a process of its own: one Python process that both plays and receives
+    large images stalled the image flow for 1-2 s at a time.
+    """
+    player = NodeProcess(['react_ros.bag.player', str(bag), '--topics', '/image', '/audio',
+                          '/audio_info', '--wait-subscribers', '60'], env,
+                         Path(log_dir) / 'player.log')
+    try:
+        code = player.process.wait(timeout_s)
+    finally:
+        player.stop()
+    if code != 0:
+        raise RuntimeError(f'the bag player failed ({code}):\n{player.output()[-2000:]}')
+    return player.output().strip().splitlines()[-1]
 
 
 def bring_up(client: LifecycleClient, timeout_s: float = 60.0):
