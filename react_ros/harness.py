@@ -68,42 +68,84 @@ class NodeProcess:
 
 
 class LifecycleClient:
-    """Calls a lifecycle node's change_state/get_state services (a spinning node required)."""
+    """
+    Calls a lifecycle node's change_state/get_state services (a spinning node required).
+
+    A node that just exited leaves its services in the DDS graph for a while, so
+    wait_for_service can succeed before the new server's endpoints have matched and a request
+    sent then is lost. Hence readiness means an answered get_state, and a transition whose
+    answer does not come is checked against the node's state before it is asked again.
+    """
 
     TRANSITIONS = {
-        'configure': Transition.TRANSITION_CONFIGURE,
-        'activate': Transition.TRANSITION_ACTIVATE,
-        'deactivate': Transition.TRANSITION_DEACTIVATE,
-        'cleanup': Transition.TRANSITION_CLEANUP,
-        'shutdown': Transition.TRANSITION_ACTIVE_SHUTDOWN,
+        'configure': (Transition.TRANSITION_CONFIGURE, 'inactive'),
+        'activate': (Transition.TRANSITION_ACTIVATE, 'active'),
+        'deactivate': (Transition.TRANSITION_DEACTIVATE, 'inactive'),
+        'cleanup': (Transition.TRANSITION_CLEANUP, 'unconfigured'),
+        'shutdown': (Transition.TRANSITION_ACTIVE_SHUTDOWN, 'finalized'),
     }
+    ATTEMPT_S = 5.0
 
     def __init__(self, node: Node, target: str):
+        self._node = node
         self._change = node.create_client(ChangeState, f'/{target}/change_state')
         self._get = node.create_client(GetState, f'/{target}/get_state')
         self._target = target
 
-    def wait_ready(self, timeout_s: float = 30.0) -> bool:
-        """Wait until the target's lifecycle services are reachable."""
-        return (self._change.wait_for_service(timeout_sec=timeout_s)
-                and self._get.wait_for_service(timeout_sec=timeout_s))
-
     def _call(self, client, request, timeout_s):
         future = client.call_async(request)
         if not wait_until(future.done, timeout_s):
+            client.remove_pending_request(future)
             raise TimeoutError(f'{self._target}: no answer from {client.srv_name} '
                                f'within {timeout_s} s')
         return future.result()
 
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the target answers get_state."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.state(self.ATTEMPT_S)
+                return True
+            except TimeoutError:
+                continue
+        return False
+
     def change(self, transition: str, timeout_s: float = 30.0) -> bool:
-        """Request a transition by name; return whether it succeeded."""
+        """Request a transition by name; return whether the node reached its goal state."""
+        transition_id, goal = self.TRANSITIONS[transition]
         request = ChangeState.Request()
-        request.transition.id = self.TRANSITIONS[transition]
-        return self._call(self._change, request, timeout_s).success
+        request.transition.id = transition_id
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                return self._call(self._change, request, self.ATTEMPT_S).success
+            except TimeoutError:
+                if self._settled_state(deadline) == goal:
+                    return True
+        return False
+
+    def _settled_state(self, deadline: float) -> str:
+        """Poll the state until it is not a transition in progress ('configuring', ...)."""
+        state = ''
+        while time.monotonic() < deadline:
+            try:
+                state = self.state(self.ATTEMPT_S)
+            except TimeoutError:
+                continue
+            if not state.endswith('ing'):
+                break
+            time.sleep(0.1)
+        return state
 
     def state(self, timeout_s: float = 10.0) -> str:
         """Return the target's current state label, e.g. 'active'."""
         return self._call(self._get, GetState.Request(), timeout_s).current_state.label
+
+    def destroy(self):
+        """Remove the service clients from the node."""
+        self._node.destroy_client(self._change)
+        self._node.destroy_client(self._get)
 
 
 def start_nodes(env: Dict[str, str], params_file: str, log_dir: Path) -> List[NodeProcess]:

@@ -66,12 +66,14 @@ def stamp_ns(msg):
 def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path):
     nodes = start_nodes(ros_env, PARAMS, tmp_path)
     recording = Recording(ros_node)
+    lifecycle = LifecycleClient(ros_node, 'reaction_node')
     try:
-        bring_up(LifecycleClient(ros_node, 'reaction_node'))
+        bring_up(lifecycle)
         assert wait_until(lambda: ros_node.count_publishers('face/image') > 0, 30)
         assert '/image: 120' in play(demo_bag, ros_env, tmp_path, timeout_s=60)
         wait_until(lambda: len(recording.faces) >= len(recording.coefficients) > 100, 5)
     finally:
+        lifecycle.destroy()
         for sub in recording.subscriptions:
             ros_node.destroy_subscription(sub)
         for process in nodes:

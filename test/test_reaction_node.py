@@ -142,6 +142,7 @@ def reaction(ros_node, ros_env, tmp_path_factory):
         assert wait_until(lambda: speaker.image_pub.get_subscription_count() > 0, 10)
         yield lifecycle, speaker, listener, process
     finally:
+        lifecycle.destroy()
         listener.close()
         assert process.stop() == 0, process.output()
 
