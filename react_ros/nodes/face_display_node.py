@@ -7,6 +7,7 @@ drawn by react_ros.render.face.render_face, stamped like the coefficients it sho
 """
 
 import array
+
 import numpy as np
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 import rclpy
