@@ -21,9 +21,10 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from react_ros.bag.make_bag import (
     AUDIO_CHUNK_SAMPLES, AUDIO_INFO_TOPIC, AUDIO_TOPIC, EPOCH_NS, IMAGE_TOPIC, make_demo_bag)
+from react_ros.bag.msg_types import (AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore,
+                                     read_header_stamp)
 from react_ros.bag.player import BagPlayer, play_bag
 from react_ros.bag.recorder import BagRecorder
-from react_ros.bag.types import AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore, read_header_stamp
 from react_ros.spec import AUDIO_SAMPLE_RATE
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image

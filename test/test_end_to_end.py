@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rclpy.qos import qos_profile_sensor_data
 from react_ros.bag.make_bag import make_demo_bag
-from react_ros.bag.types import read_header_stamp
+from react_ros.bag.msg_types import read_header_stamp
 from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, play, start_nodes,
                                wait_until)
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS

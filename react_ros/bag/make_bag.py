@@ -23,7 +23,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import cv2
 import numpy as np
-from react_ros.bag.types import (
+from react_ros.bag.msg_types import (
     AUDIO_DATA_TYPE, AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore, IMAGE_TYPE)
 from react_ros.spec import AUDIO_SAMPLE_RATE, FPS
 from react_ros.speech import speak_with_pauses, to_s16le, Voice

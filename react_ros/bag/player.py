@@ -22,7 +22,7 @@ import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from react_ros.bag.types import (
+from react_ros.bag.msg_types import (
     AUDIO_INFO_TYPE, IMAGE_TYPE, read_header_stamp, write_header_stamp)
 from rosbags.rosbag2 import Reader
 

@@ -13,8 +13,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from react_ros.bag.msg_types import get_typestore
 from react_ros.bag.player import message_class
-from react_ros.bag.types import get_typestore
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 
@@ -92,7 +92,7 @@ class BagRecorder(Node):
         if self._writer is not None:
             if msgtype not in self._typestore.fielddefs:
                 raise ValueError(f'cannot record {topic}: type {msgtype} is not in the rosbags '
-                                 'typestore (react_ros.bag.types.get_typestore)')
+                                 'typestore (react_ros.bag.msg_types.get_typestore)')
             self._connections[topic] = self._writer.add_connection(
                 topic, msgtype, typestore=self._typestore)
         self.counts[topic] = 0

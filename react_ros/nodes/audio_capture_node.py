@@ -10,10 +10,10 @@ import queue
 
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
-import rclpy
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from react_ros.nodes.common import run_node
 import sounddevice
 
 SAMPLE_FORMAT = 'S16LE'
@@ -116,15 +116,7 @@ class AudioCaptureNode(Node):
 
 def main(args=None):
     """Run the node until Ctrl-C."""
-    rclpy.init(args=args)
-    node = AudioCaptureNode()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(AudioCaptureNode, args)
 
 
 if __name__ == '__main__':

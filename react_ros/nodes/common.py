@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
 
 def stamp_to_seconds(stamp) -> float:
     """Convert a builtin_interfaces/Time to float seconds."""
@@ -25,3 +28,16 @@ def default_config_path(name: str) -> Path:
     except ImportError:
         pass
     return Path(__file__).resolve().parents[2] / 'config' / name
+
+
+def run_node(node_class, args=None):
+    """Spin one node until Ctrl-C or shutdown, then clean up (every node's main)."""
+    rclpy.init(args=args)
+    node = node_class()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

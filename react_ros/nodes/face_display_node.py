@@ -10,10 +10,9 @@ import array
 
 import numpy as np
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from react_ros import spec
+from react_ros.nodes.common import run_node
 from react_ros.render.face import MIN_SIZE, NEUTRAL_FRAME, render_face
 from sensor_msgs.msg import Image, JointState
 
@@ -74,15 +73,8 @@ class FaceDisplayNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = FaceDisplayNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the node until Ctrl-C."""
+    run_node(FaceDisplayNode, args)
 
 
 if __name__ == '__main__':

@@ -17,7 +17,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import Expression, FacialActionUnits
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
@@ -26,7 +25,7 @@ from react_ros.errors import InputProblem
 from react_ros.features.audio import AudioBuffer, PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
-from react_ros.nodes.common import default_config_path, stamp_to_seconds
+from react_ros.nodes.common import default_config_path, run_node, stamp_to_seconds
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
@@ -397,15 +396,7 @@ class ReactionNode(LifecycleNode):
 
 def main(args=None):
     """Run the node, unconfigured: a launch file or a lifecycle client drives its states."""
-    rclpy.init(args=args)
-    node = ReactionNode()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ReactionNode, args)
 
 
 if __name__ == '__main__':

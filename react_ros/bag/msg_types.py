@@ -1,4 +1,3 @@
-# noqa: A005 (the package module react_ros.bag.types does not shadow the stdlib types)
 """
 Message types for rosbag2 files, without ROS: a rosbags typestore plus CDR stamp helpers.
 
