@@ -27,11 +27,13 @@ def ros_env():
 def ros_node():
     """Yield a node spinning in a background thread, for topics and services."""
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     rclpy.init()
     node = rclpy.create_node('react_ros_test')
-    executor = MultiThreadedExecutor(num_threads=2)
+    # rclpy's MultiThreadedExecutor starved the publishing test thread of the GIL (60 frames
+    # took 10 s instead of 2); callbacks here are tiny, one thread serves them all.
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()

@@ -174,12 +174,15 @@ def test_every_frame_gets_a_reaction_with_its_stamp(reaction):
 def test_diagnostics_report_rate_latency_and_drops(reaction):
     _, speaker, listener, _ = reaction
     listener.diagnostics.clear()
-    speaker.frames(45)
-    assert wait_until(lambda: listener.diagnostics, 3)
-    values = {kv.key: kv.value for kv in listener.diagnostics[-1].status[0].values}
-    assert {'rate_hz', 'latency_p50_ms', 'frames_dropped'} <= set(values)
-    assert float(values['rate_hz']) > 5
-    assert 0 < float(values['latency_p50_ms']) < 1000
+    speaker.frames(60)
+    assert wait_until(lambda: len(listener.diagnostics) >= 2, 3)
+    reports = [{kv.key: kv.value for kv in msg.status[0].values}
+               for msg in list(listener.diagnostics)]
+    assert all({'rate_hz', 'latency_p50_ms', 'frames_dropped'} <= set(r) for r in reports)
+    # The 1 s reporting period is not aligned with the 2 s of frames: one full report at least.
+    busiest = max(reports, key=lambda report: float(report['rate_hz']))
+    assert float(busiest['rate_hz']) > 5, reports
+    assert 0 < float(busiest['latency_p50_ms']) < 1000, reports
 
 
 def bad_image(**fields):
