@@ -17,12 +17,15 @@ import pytest
 from rcl_interfaces.msg import Log
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from react_ros.animatronic import AnimatronicMapper
 from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, ROSOUT_QOS,
                                wait_until)
+from react_ros.nodes.common import default_config_path
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, within_range
 from sensor_msgs.msg import Image, JointState
 import skimage.data
+from std_msgs.msg import Float64MultiArray
 
 FPS = 30.0
 CHUNK = 320  # 20 ms of 16 kHz audio
@@ -245,3 +248,21 @@ def test_lifecycle_deactivate_silences_and_reactivate_resumes(reaction):
     assert wait_until(lambda: speaker.image_pub.get_subscription_count() > 0, 10)
     good = speaker.frames(20)
     assert len(settle(listener, good)) >= 0.9 * len(good)
+
+
+def test_animatronic_commands_stay_within_joint_limits(reaction, ros_node):
+    _, speaker, _, _ = reaction
+    mapper = AnimatronicMapper.from_yaml(default_config_path('animatronic.yaml'))
+    commands = []
+    sub = ros_node.create_subscription(Float64MultiArray, mapper.controller_topic,
+                                       lambda msg: commands.append(np.array(msg.data)), 100)
+    try:
+        assert wait_until(lambda: ros_node.count_publishers(mapper.controller_topic) > 0, 10)
+        speaker.frames(45)
+        assert wait_until(lambda: len(commands) >= 35, 5), len(commands)
+    finally:
+        ros_node.destroy_subscription(sub)
+    limits = np.array([(joint.lower, joint.upper) for joint in mapper.joints])
+    values = np.stack(commands)
+    assert values.shape[1] == len(mapper.joint_names)
+    assert ((values >= limits[:, 0]) & (values <= limits[:, 1])).all()

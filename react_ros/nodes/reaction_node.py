@@ -208,13 +208,13 @@ class ReactionNode(LifecycleNode):
         seed = self.get_parameter('seed').value
         self._pipeline.reset(seed if seed >= 0 else random.randrange(2**31))
         self._audio.clear()
-        self._last_stamp = None
+        self._last_stamp = self._last_command_stamp = None
         if self._mapper:
             self._mapper.reset()
 
     def _reset_statistics(self):
         self._latest_image: Optional[Image] = None
-        self._last_stamp = None
+        self._last_stamp = self._last_command_stamp = None
         self._frames_received = self._frames_processed = self._frames_dropped = 0
         self._bad_frames = 0
         self._latencies = []
@@ -355,8 +355,19 @@ class ReactionNode(LifecycleNode):
         self._facs_pub.publish(msg)
 
     def publish_animatronic(self, header, reaction: ReactionFrame):
-        """Publish joint commands for a ros2_control forward command controller."""
-        command = self._mapper.command(reaction.values, stamp_to_seconds(header.stamp))
+        """
+        Publish joint commands for a ros2_control forward command controller.
+
+        At most rate_hz of the animatronic config (a fifth of a period of slack absorbs camera
+        jitter); the mapper limits every joint's range and velocity.
+        """
+        stamp = stamp_to_seconds(header.stamp)
+        period = 1.0 / self._mapper.rate_hz
+        if self._last_command_stamp is not None and \
+                0 <= stamp - self._last_command_stamp < 0.8 * period:
+            return
+        self._last_command_stamp = stamp
+        command = self._mapper.command(reaction.values, stamp)
         self._animatronic_pub.publish(Float64MultiArray(data=command.astype(float).tolist()))
 
     def publish_diagnostics(self):
