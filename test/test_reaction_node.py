@@ -15,6 +15,8 @@ from hri_msgs.msg import Expression, FacialActionUnits
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Log
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
@@ -108,7 +110,7 @@ class Listener:
         return callback
 
     def _on_log(self, msg):
-        if msg.name == 'reaction_node' and msg.level >= Log.WARN:
+        if msg.name == 'reaction_node' and msg.level >= Log.WARN:  # warnings and errors
             with self._lock:
                 self.warnings.append(msg.msg)
 
@@ -266,3 +268,26 @@ def test_animatronic_commands_stay_within_joint_limits(reaction, ros_node):
     values = np.stack(commands)
     assert values.shape[1] == len(mapper.joint_names)
     assert ((values >= limits[:, 0]) & (values <= limits[:, 1])).all()
+
+
+def set_parameter(client, name, value):
+    future = client.set_parameters([Parameter(name, value=value)])
+    assert wait_until(future.done, 10)
+    assert future.result().results[0].successful
+
+
+def test_failed_configure_names_the_problem_and_a_retry_works(reaction, ros_node):
+    lifecycle, speaker, listener, _ = reaction
+    assert lifecycle.change('deactivate') and lifecycle.change('cleanup')
+    listener.clear()
+    parameters = AsyncParameterClient(ros_node, 'reaction_node')
+    assert parameters.wait_for_services(10)
+    set_parameter(parameters, 'model_path', '/nonexistent/reaction.pt')
+    assert not lifecycle.change('configure')
+    assert lifecycle.state() == 'unconfigured'
+    assert wait_until(lambda: listener.warned('configure failed', '/nonexistent/reaction.pt'), 5)
+    set_parameter(parameters, 'model_path', '')
+    assert lifecycle.change('configure') and lifecycle.change('activate')
+    assert wait_until(lambda: speaker.image_pub.get_subscription_count() > 0, 10)
+    good = speaker.frames(20)
+    assert len(settle(listener, good)) >= 0.9 * len(good)

@@ -59,6 +59,11 @@ def _descriptor(description, *, read_only=False, int_range=None, float_range=Non
 class ReactionNode(LifecycleNode):
     """Publishes one listener reaction frame per processed camera frame."""
 
+    # What configure creates and cleanup destroys (the suffix says how).
+    _ENTITIES = ('_coefficients_pub', '_expression_pub', '_facs_pub', '_diagnostics_pub',
+                 '_animatronic_pub', '_image_sub', '_audio_sub', '_audio_info_sub',
+                 '_diagnostics_timer')
+
     def __init__(self, **kwargs):
         super().__init__('reaction_node', **kwargs)
         self.declare_parameter('model_path', '', _descriptor(
@@ -104,6 +109,7 @@ class ReactionNode(LifecycleNode):
         except (InputProblem, OSError, ValueError, RuntimeError) as error:
             # rclpy would swallow the exception; say what failed.
             self.get_logger().error(f'configure failed: {error}')
+            self._destroy_entities()
             return TransitionCallbackReturn.FAILURE
         return super().on_configure(state)
 
@@ -189,13 +195,14 @@ class ReactionNode(LifecycleNode):
             self._worker = None
 
     def _destroy_entities(self):
-        for publisher in (self._coefficients_pub, self._expression_pub, self._facs_pub,
-                          self._diagnostics_pub, self._animatronic_pub):
-            if publisher is not None:
-                self.destroy_lifecycle_publisher(publisher)
-        for subscription in (self._image_sub, self._audio_sub, self._audio_info_sub):
-            self.destroy_subscription(subscription)
-        self.destroy_timer(self._diagnostics_timer)
+        """Destroy whatever configure created, also when it failed halfway."""
+        destroyers = {'_pub': self.destroy_lifecycle_publisher,
+                      '_sub': self.destroy_subscription, '_timer': self.destroy_timer}
+        for name in self._ENTITIES:
+            entity = getattr(self, name, None)
+            if entity is not None:
+                destroyers[name[name.rindex('_'):]](entity)
+            setattr(self, name, None)
         self._generator = self._pipeline = self._mapper = None
 
     def _load_animatronic(self) -> Optional[AnimatronicMapper]:
