@@ -4,6 +4,7 @@
     react-ros run [--params-file FILE] [--no-microphone]   the nodes, in one process
     react-ros make-bag OUT [--duration S] [--seed N]        a demo rosbag2 (MCAP)
     react-ros demo                                          bag -> nodes over DDS -> out/demo.mp4
+    react-ros synth --out DIR [--sessions N] [--seed S]     a synthetic dyadic corpus (MARS layout)
 """
 
 import argparse
@@ -24,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     from react_ros import demo
     demo.add_arguments(commands.add_parser(
         'demo', help='replay the demo bag through the nodes and write out/demo.mp4'))
+
+    from react_ros.data import synth
+    synth.add_synth_arguments(commands.add_parser(
+        'synth', help='write a synthetic dyadic corpus in the REACT 2025 (MARS) layout'))
     return parser
 
 
@@ -36,6 +41,9 @@ def main(argv=None) -> int:
     if args.command == 'make-bag':
         from react_ros.bag.make_bag import run_make_bag
         return run_make_bag(args) or 0
+    if args.command == 'synth':
+        from react_ros.data.synth import run_synth
+        return run_synth(args)
     from react_ros.demo import run_demo
     return run_demo(args)
 
