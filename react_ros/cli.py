@@ -5,6 +5,7 @@
     react-ros make-bag OUT [--duration S] [--seed N]        a demo rosbag2 (MCAP)
     react-ros demo                                          bag -> nodes over DDS -> out/demo.mp4
     react-ros synth --out DIR [--sessions N] [--seed S]     a synthetic dyadic corpus (MARS layout)
+    react-ros eval --data DIR [--pred P.npy] [--baselines]  the REACT metric table
 """
 
 import argparse
@@ -29,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     from react_ros.data import synth
     synth.add_synth_arguments(commands.add_parser(
         'synth', help='write a synthetic dyadic corpus in the REACT 2025 (MARS) layout'))
+
+    from react_ros.eval import cli as eval_cli
+    eval_cli.add_arguments(commands.add_parser(
+        'eval', help='score predictions (and baselines) with the REACT metrics'))
     return parser
 
 
@@ -44,6 +49,9 @@ def main(argv=None) -> int:
     if args.command == 'synth':
         from react_ros.data.synth import run_synth
         return run_synth(args)
+    if args.command == 'eval':
+        from react_ros.eval.cli import run_eval
+        return run_eval(args)
     from react_ros.demo import run_demo
     return run_demo(args)
 
