@@ -37,26 +37,40 @@ def top_expression(values: np.ndarray):
 class ReactionPipeline:
     """Features + one online reaction stream (one sample: the robot shows one reaction)."""
 
-    def __init__(self, generator: ReactionGenerator, seed: int, face_detect_width: int = 320):
+    def __init__(self, generator: ReactionGenerator, seed: int, face_detect_width: int = 320,
+                 face_detect_every: int = 1):
         self._generator = generator
         self._detect_face = FacePresenceDetector(face_detect_width)
+        # Face detection is most of a frame's cost and presence changes slowly: detecting on
+        # every n-th frame and reusing the answer in between keeps up on small CPUs.
+        self._detect_every = face_detect_every
         self.reset(seed)
 
     def reset(self, seed: int):
         """Start a new reaction stream (new interaction, or the input timeline restarted)."""
         self._stream = self._generator.stream(k=1, seed=seed)
+        self._frames_since_detection = None
+        self._visual = None
 
     def warm_up(self):
         """Run one throwaway frame so the first real frame does not pay for lazy set-up."""
         self.step(np.zeros((240, 320, 3), np.uint8), np.zeros(WINDOW_SAMPLES, np.float32))
         self._stream.reset()
+        self._frames_since_detection = self._visual = None
+
+    def _visual_input(self, rgb: np.ndarray):
+        due = (self._frames_since_detection is None
+               or self._frames_since_detection + 1 >= self._detect_every)
+        if due:
+            self._visual = self._detect_face(rgb)
+            self._frames_since_detection = 0
+        else:
+            self._frames_since_detection += 1
+        return self._visual
 
     def step(self, rgb: Optional[np.ndarray], audio_window: np.ndarray) -> ReactionFrame:
         """Advance one frame. rgb: (H, W, 3) uint8 or None; audio_window: the samples before it."""
-        if rgb is None:
-            visual = None
-        else:
-            visual = self._detect_face(rgb)
+        visual = None if rgb is None else self._visual_input(rgb)
         audio_features = frame_audio_features(np.nan_to_num(audio_window))
         visual_features = visual.features if visual else np.zeros(
             self._generator.config.visual_dim, np.float32)

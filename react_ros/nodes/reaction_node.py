@@ -73,6 +73,9 @@ class ReactionNode(LifecycleNode):
             int_range=(-1, 2**31 - 1)))
         self.declare_parameter('face_detect_width', 320, _descriptor(
             'Width (px) frames are downscaled to for face detection.', int_range=(80, 1920)))
+        self.declare_parameter('face_detect_every', 2, _descriptor(
+            'Detect the face on every n-th frame and reuse the answer in between.',
+            int_range=(1, 30)))
         self.declare_parameter('torch_threads', 1, _descriptor(
             'CPU threads for the networks. One avoids contention with the other nodes; the '
             'per-frame step is too small to gain from more.', int_range=(1, 64)))
@@ -125,7 +128,8 @@ class ReactionNode(LifecycleNode):
             self._generator = ReactionGenerator.untrained()
         self._pipeline = ReactionPipeline(
             self._generator, seed=0,
-            face_detect_width=self.get_parameter('face_detect_width').value)
+            face_detect_width=self.get_parameter('face_detect_width').value,
+            face_detect_every=self.get_parameter('face_detect_every').value)
         self._pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
