@@ -6,13 +6,28 @@ import numpy as np
 import pytest
 from react_ros import spec
 from react_ros.model import ReactionGenerator, ReactionModelConfig
-from react_ros.model.diffusion import make_scheduler
+from react_ros.model.diffusion import ddim_coefficients, make_scheduler
+from react_ros.model.token_predictor import sample_tokens
 import torch
 
 AUDIO_DIM = ReactionModelConfig().audio_dim
 VISUAL_DIM = ReactionModelConfig().visual_dim
 # Small windows so the tests cross the point where caches start dropping frames.
 SMALL = ReactionModelConfig(context_frames=6, window=4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """
+    Run each test on one intra-op thread.
+
+    These tensors are tiny; on the 2-core project machine, with its other core busy, the
+    tokenizer test took 172 s on two threads and 1.3 s on one.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -267,3 +282,89 @@ def test_tokenizer_overfits_a_small_batch():
         optimizer.step()
     final = tokenizer.reconstruction_loss(frames).item()
     assert final < 0.03 * initial and final < 0.01, (initial, final)
+
+
+@pytest.mark.parametrize('steps', [1, 3, 4, 50])
+def test_precomputed_ddim_update_equals_scheduler_step(steps):
+    scheduler = make_scheduler(SMALL)
+    scheduler.set_timesteps(steps)
+    generator = torch.Generator().manual_seed(steps)
+    for timestep, (x0_weight, sample_weight) in zip(scheduler.timesteps,
+                                                    ddim_coefficients(scheduler)):
+        predicted = torch.randn(5, 1, SMALL.latent_dim, generator=generator)
+        sample = 3 * torch.randn(5, 1, SMALL.latent_dim, generator=generator)
+        expected = scheduler.step(predicted, timestep, sample, return_dict=False)[0]
+        got = predicted.clone().mul_(x0_weight).add_(sample, alpha=sample_weight)
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+def reference_reactions(generator, audio, visual, mask, k, seed, steps):
+    """
+    Sample like a stream, but every frame from the full (training) paths and diffusers' step.
+
+    Frame t runs the encoder, predictor, tokenizer decoder and denoiser over frames 0 .. t
+    and keeps their last frame: the same draws in the same order as the streaming path,
+    with none of its caches, fused weights or precomputed DDIM update.
+    """
+    network, config = generator.network, generator.config
+    rng = torch.Generator().manual_seed(seed)
+    scheduler = make_scheduler(config)
+    scheduler.set_timesteps(steps)
+    speaker = network.encoder.full(*(torch.from_numpy(x)[None] for x in (audio, visual, mask)))
+    tokens = torch.full((k, 1), network.predictor.start_token)
+    latents = torch.zeros(k, 0, config.latent_dim)
+    frames = []
+    for t in range(len(audio)):
+        seen = speaker[:, :t + 1].expand(k, -1, -1)  # (k, t + 1, D)
+        logits = network.predictor.full(tokens, seen)[:, -1]
+        tokens = torch.cat([tokens, sample_tokens(logits, config.temperature, config.top_k,
+                                                  rng)[:, None]], dim=1)
+        token_latent = network.tokenizer.decode_latent(
+            network.tokenizer.tokens_to_codes(tokens[:, 1:]))
+        condition = network.denoiser.condition(token_latent, seen)
+        latent = torch.randn(k, 1, config.latent_dim, generator=rng)
+        zero = torch.zeros_like(latent)
+        for timestep in scheduler.timesteps:
+            predicted = network.denoiser.full(
+                torch.cat([latents, zero], 1), torch.cat([latents, latent], 1),
+                torch.full((k, t + 1), int(timestep)), condition)[:, -1:]
+            latent = scheduler.step(predicted, timestep, latent, return_dict=False)[0]
+        latents = torch.cat([latents, latent], dim=1)
+        frames.append(network.tokenizer.heads(latent[:, 0]))
+    return torch.stack(frames, dim=1).numpy()
+
+
+@pytest.mark.parametrize('steps', [4, 3])
+def test_stream_equals_reference_sampler_on_full_paths(generator, steps):
+    audio, visual, mask = speaker_inputs(11)  # beyond both windows (6 and 4 frames)
+    with torch.inference_mode():
+        expected = reference_reactions(generator, audio, visual, mask, 3, 6, steps)
+    stream = generator.stream(k=3, seed=6, sampling_steps=steps)
+    np.testing.assert_allclose(run_stream(stream, audio, visual, mask), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        generator.generate(audio, visual, mask, k=3, seed=6, sampling_steps=steps), expected,
+        atol=1e-5)
+
+
+def test_streaming_follows_weights_changed_in_place():
+    trained = ReactionGenerator.untrained(SMALL, seed=3)
+    audio, visual, mask = speaker_inputs(8)
+    stream = trained.stream(k=2, seed=1)
+    before = run_stream(stream, audio, visual, mask)
+    layout = trained.network.denoiser.step_weights()
+    with torch.no_grad():  # what an optimiser step does
+        for parameter in trained.network.parameters():
+            parameter.mul_(1.1)
+    assert trained.network.denoiser.step_weights() is not layout
+    stream.reset()
+    after = run_stream(stream, audio, visual, mask)
+    assert not np.allclose(after, before)
+    copy = ReactionGenerator.untrained(SMALL, seed=0)
+    copy.network.load_state_dict(trained.network.state_dict())
+    np.testing.assert_array_equal(run_stream(copy.stream(k=2, seed=1), audio, visual, mask),
+                                  after)
+    for parameter in trained.network.parameters():  # untracked, as fused optimisers do
+        parameter.data.mul_(1.1)
+    copy.network.load_state_dict(trained.network.state_dict())
+    np.testing.assert_array_equal(run_stream(trained.stream(k=2, seed=1), audio, visual, mask),
+                                  run_stream(copy.stream(k=2, seed=1), audio, visual, mask))

@@ -4,8 +4,9 @@ Latent diffusion over a short causal window of listener latents.
 The denoiser sees `window` frames: the newest one, noisy, and the window - 1 frames already
 emitted, clean and fixed. Every frame's input carries its condition (the latent the tokenizer
 decoder makes of the predicted token, plus the speaker encoding). Online, the clean frames'
-keys and values sit in rolling caches, so each denoising step runs one frame through the
-network and nothing ever looks ahead.
+keys and values sit in ring caches, so each denoising step runs one frame through the
+network and nothing ever looks ahead; the DDIM update runs as two precomputed scalar
+multiply-adds per step (checked against DDIMScheduler.step in the tests).
 
 Training layout (for the training issue): the clean track holds the target latents (the
 tokenizer decoder's latent of the ground truth), the noisy track the same latents noised at
@@ -17,9 +18,10 @@ import math
 
 from diffusers import DDIMScheduler
 from react_ros.model.config import ReactionModelConfig
-from react_ros.model.layers import CausalBlock, SequencePass, StepPass, window_bias
+from react_ros.model.layers import CausalBlock, RingCache, StepWeights, window_bias
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 
 def make_scheduler(config: ReactionModelConfig) -> DDIMScheduler:
@@ -62,6 +64,7 @@ class LatentDenoiser(nn.Module):
                         cross_attention=False)
             for _ in range(config.denoiser_layers))
         self.out = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, config.latent_dim))
+        self._step_weights = StepWeights()
 
     def condition(self, token_latent: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
         """Mix token latents (B, T, latent_dim) and speaker encodings (B, T, D) to (B, T, D)."""
@@ -91,32 +94,95 @@ class LatentDenoiser(nn.Module):
             clean_bias.masked_fill(itself, float('-inf')),
             torch.zeros_like(clean_bias).masked_fill(~itself, float('-inf'))], dim=-1)
         for block in self.blocks:
-            clean_x, noisy_x = (
-                block(clean_x, clean_x, None, SequencePass(clean_bias)),
-                block(noisy_x, torch.cat([clean_x, noisy_x], dim=1), None,
-                      SequencePass(noisy_bias)))
+            clean_x, noisy_x = (block(clean_x, clean_x, None, clean_bias),
+                                block(noisy_x, torch.cat([clean_x, noisy_x], dim=1), None,
+                                      noisy_bias))
         return self.out(noisy_x)
 
-    def empty_caches(self, batch: int) -> list:
-        """Return the streaming state of a new sequence (no emitted frames)."""
-        like = self.clean_embedding
-        return [attention.empty_cache(batch, like)
-                for block in self.blocks for attention in block.attentions()]
+    def step_weights(self, refresh: bool = False) -> 'DenoiserStep':
+        """Return the weights laid out for the streaming path (current with the parameters)."""
+        return self._step_weights.get(self, DenoiserStep, refresh)
 
-    def _run(self, x: torch.Tensor, attend: StepPass) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x, x, None, attend)
-        return x
+    def empty_caches(self, batch: int) -> RingCache:
+        """Return the streaming state of a new sequence (and pick up replaced weights)."""
+        self.step_weights(refresh=True)
+        attention = self.blocks[0].self_attention
+        return RingCache(len(self.blocks), batch, attention.num_heads,
+                         self.clean_embedding.shape[0] // attention.num_heads, self.window,
+                         attention.slopes)
+
+    def predict(self, weights: 'DenoiserStep', noisy: torch.Tensor, offset: torch.Tensor,
+                caches: RingCache) -> torch.Tensor:
+        """
+        Predict the clean newest latent (B, 1, L) from noisy (B, 1, L); caches keep the past.
+
+        offset (B, D) is what the input projection adds to the noisy latent: its bias, the
+        condition and the time embedding.
+        """
+        batch, _, latent_dim = noisy.shape
+        x = torch.addmm(offset, noisy.view(batch, latent_dim), weights.latent_in)[None]
+        for layer, block in enumerate(weights.blocks):
+            x = block(x, caches, layer)  # (1, B, D)
+        norm, linear = self.out
+        x = F.layer_norm(x.view(batch, 1, -1), norm.normalized_shape, norm.weight, norm.bias,
+                         norm.eps)
+        return F.linear(x, linear.weight, linear.bias)
 
     def denoise(self, noisy: torch.Tensor, condition: torch.Tensor,
-                time_embedding: torch.Tensor, caches: list) -> torch.Tensor:
+                time_embedding: torch.Tensor, caches: RingCache) -> torch.Tensor:
         """Predict the clean newest latent (B, 1, L) from noisy (B, 1, L); caches unchanged."""
-        x = self.latent_in(noisy) + condition + time_embedding
-        return self.out(self._run(x, StepPass(caches, commit=False)))
+        offset = condition + time_embedding + self.latent_in.bias  # (B, 1, D)
+        return self.predict(self.step_weights(), noisy, offset.view(noisy.shape[0], -1), caches)
 
-    def commit(self, latent: torch.Tensor, condition: torch.Tensor, caches: list) -> None:
+    def commit(self, latent: torch.Tensor, condition: torch.Tensor, caches: RingCache) -> None:
         """Append the final latent (B, 1, L) of the newest frame to the clean past."""
-        self._run(self.latent_in(latent) + condition + self.clean_embedding, StepPass(caches))
+        weights = self.step_weights()
+        batch, _, latent_dim = latent.shape
+        offset = condition.view(batch, -1) + weights.clean_offset  # (B, D)
+        x = torch.addmm(offset, latent.view(batch, latent_dim), weights.latent_in)[None]
+        *blocks, last = weights.blocks
+        for layer, block in enumerate(blocks):
+            x = block(x, caches, layer)  # (1, B, D)
+        # The last block's output of a clean frame is never used: only its keys and values.
+        last.write_keys_values(x, caches, len(blocks))
+        caches.advance()
+
+
+class DenoiserStep:
+    """The denoiser's weights laid out for its streaming path."""
+
+    def __init__(self, denoiser: LatentDenoiser):
+        self.latent_in = denoiser.latent_in.weight.detach().clone().t()  # (L, D)
+        self.clean_offset = (denoiser.clean_embedding + denoiser.latent_in.bias).detach()
+        self.blocks = [block.stacked() for block in denoiser.blocks]
+
+
+def ddim_coefficients(scheduler: DDIMScheduler) -> list:
+    """
+    Return per timestep of the scheduler the weights (of x0, of x_t) of its DDIM update.
+
+    DDIMScheduler.step (eta 0, 'sample' prediction, no clipping) maps the predicted clean
+    sample x0 and the current sample x_t to sqrt(a') x0 + sqrt(1 - a') eps with
+    eps = (x_t - sqrt(a) x0) / sqrt(1 - a): linear in both. a is alphas_cumprod at the
+    timestep, a' at the previous one, which step() takes as timestep - train_timesteps //
+    steps (final_alpha_cumprod below 0), whatever the spacing of the timesteps.
+    """
+    config = scheduler.config
+    if config.prediction_type != 'sample' or config.clip_sample or config.thresholding:
+        raise ValueError('the DDIM update is precomputed for sample prediction without '
+                         'clipping or thresholding')
+    alphas = scheduler.alphas_cumprod.double()
+    stride = config.num_train_timesteps // scheduler.num_inference_steps
+    coefficients = []
+    for timestep in scheduler.timesteps.tolist():
+        alpha = alphas[timestep]
+        previous = timestep - stride
+        alpha_previous = (alphas[previous] if previous >= 0
+                          else scheduler.final_alpha_cumprod.double())
+        sample_weight = ((1 - alpha_previous) / (1 - alpha)).sqrt()
+        coefficients.append((float(alpha_previous.sqrt() - sample_weight * alpha.sqrt()),
+                             float(sample_weight)))
+    return coefficients
 
 
 class FrameSampler:
@@ -130,16 +196,26 @@ class FrameSampler:
         self.latent_dim = config.latent_dim
         self.scheduler = make_scheduler(config)
         self.scheduler.set_timesteps(steps)
-        device = denoiser.clean_embedding.device
-        self.time_embeddings = denoiser.time_embedding(self.scheduler.timesteps.to(device))
+        self.coefficients = ddim_coefficients(self.scheduler)
+        self._weights = None
+        self._time_offsets = None
 
-    def sample(self, condition: torch.Tensor, caches: list,
+    def sample(self, condition: torch.Tensor, caches: RingCache,
                generator: torch.Generator) -> torch.Tensor:
         """Draw the newest latent (B, 1, L) for condition (B, 1, D) and commit it."""
-        latent = torch.randn(condition.shape[0], 1, self.latent_dim, generator=generator,
+        denoiser = self.denoiser
+        weights = denoiser.step_weights()
+        if weights is not self._weights:  # the time embeddings follow the weights
+            timesteps = self.scheduler.timesteps.to(condition.device)
+            self._time_offsets = (denoiser.time_embedding(timesteps)
+                                  + denoiser.latent_in.bias)[:, None]  # (S, 1, D)
+            self._weights = weights
+        batch = condition.shape[0]
+        offsets = condition.view(1, batch, -1) + self._time_offsets  # (S, B, D)
+        latent = torch.randn(batch, 1, self.latent_dim, generator=generator,
                              device=condition.device)
-        for timestep, time_embedding in zip(self.scheduler.timesteps, self.time_embeddings):
-            predicted = self.denoiser.denoise(latent, condition, time_embedding, caches)
-            latent = self.scheduler.step(predicted, timestep, latent, return_dict=False)[0]
-        self.denoiser.commit(latent, condition, caches)
+        for offset, (x0_weight, sample_weight) in zip(offsets, self.coefficients):
+            predicted = denoiser.predict(weights, latent, offset, caches)
+            latent = predicted.mul_(x0_weight).add_(latent, alpha=sample_weight)
+        denoiser.commit(latent, condition, caches)
         return latent

@@ -8,6 +8,7 @@ emitted past; output heads map it to the 83 channels of react_ros.spec. k sample
 batch; one torch.Generator per stream makes the draws reproducible.
 """
 
+import contextlib
 import json
 
 import numpy as np
@@ -59,8 +60,28 @@ def _check_shape(tensor: torch.Tensor, name: str, expected: tuple, shown: str) -
 
 
 def _check_finite(tensor: torch.Tensor, name: str) -> None:
-    if not torch.isfinite(tensor).all():
+    # numpy's check costs a fifth of torch's on the few values of one frame.
+    if not np.isfinite(tensor.numpy()).all():
         raise ValueError(f'{name} contains NaN or inf')
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread():
+    """
+    Run generate on one intra-op thread, then restore the thread count.
+
+    The per-frame operations (a few frames of width 64) are far too small to gain from
+    threads, but some (layer_norm, batched products) still fork to every thread, and so
+    does the full-sequence encoder, whose second thread saves at most 30 ms of 750 frames.
+    When the other core is busy every fork waits for it: on the 2-core project machine a
+    2-thread generate took 1.5 to 100 times as long as a 1-thread one (benchmarks/README.md).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class ReactionStream:
@@ -219,7 +240,8 @@ class ReactionGenerator:
         online=False encodes the speaker over the whole sequence in one pass (the same
         causal windowed function, equal to streaming up to float rounding) and then runs
         the same per-frame token and diffusion sampling; an offline model with look-ahead
-        can replace it later without changing this signature.
+        can replace it later without changing this signature. Runs on one intra-op thread
+        whatever torch.get_num_threads() says (see _one_intra_op_thread).
         """
         config = self.config
         audio = _as_float_tensor(audio_features, 'audio_features')
@@ -239,12 +261,13 @@ class ReactionGenerator:
         _check_finite(audio, 'audio_features')
         _check_finite(visual[mask], 'visual_features (frames with a face)')
         stream = self.stream(k, seed, sampling_steps)
-        if online:
-            return np.stack([stream.step(audio[t], visual[t], bool(mask[t]))
-                             for t in range(frames)], axis=1)
-        with torch.inference_mode():
-            speaker = self.network.encoder.full(audio[None].to(self.device),
-                                                visual[None].to(self.device),
-                                                mask[None].to(self.device))  # (1, T, D)
-            reactions = [stream._react(speaker[:, t:t + 1]) for t in range(frames)]
-            return torch.stack(reactions, dim=1).cpu().numpy()
+        with _one_intra_op_thread():
+            if online:
+                return np.stack([stream.step(audio[t], visual[t], bool(mask[t]))
+                                 for t in range(frames)], axis=1)
+            with torch.inference_mode():
+                speaker = self.network.encoder.full(audio[None].to(self.device),
+                                                    visual[None].to(self.device),
+                                                    mask[None].to(self.device))  # (1, T, D)
+                reactions = [stream._react(speaker[:, t:t + 1]) for t in range(frames)]
+                return torch.stack(reactions, dim=1).cpu().numpy()

@@ -3,12 +3,14 @@ Attention building blocks shared by the speaker encoder, token predictor and den
 
 Every attention here is causal over a bounded window of frames and positions keys by ALiBi
 (a per-head linear penalty on the frame distance). ALiBi depends only on distances, so a
-rolling key/value cache of the last window - 1 frames gives exactly the attention of the
-full-sequence path at any stream length, and positions never grow without bound.
+key/value cache of the last `window` frames (a ring, see RingCache) gives exactly the
+attention of the full-sequence path at any stream length, and positions never grow without
+bound.
 """
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:
@@ -32,10 +34,10 @@ def window_bias(slopes: torch.Tensor, query_positions: torch.Tensor,
 
 class WindowedAttention(nn.Module):
     """
-    Multi-head attention over a causal window of frames, with a full and a streaming path.
+    Multi-head attention over a causal window of frames.
 
-    A cache is a (keys, values) pair, each (B, H, L, head_dim) for the last L <= window - 1
-    frames, oldest first.
+    `full` attends whole sequences; the streaming path runs through StackedAttention (one
+    batched product for several attentions) over a RingCache.
     """
 
     def __init__(self, d_model: int, num_heads: int, window: int):
@@ -46,56 +48,24 @@ class WindowedAttention(nn.Module):
         self.query = nn.Linear(d_model, d_model)
         self.key_value = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        slopes = alibi_slopes(num_heads)
-        self.register_buffer('slopes', slopes, persistent=False)
-        # Bias of keys at distances window - 1 .. 0 (oldest first); a step slices its tail.
-        distances = torch.arange(window - 1, -1, -1, dtype=slopes.dtype)
-        self.register_buffer('step_bias', -slopes[:, None, None] * distances, persistent=False)
+        self.register_buffer('slopes', alibi_slopes(num_heads), persistent=False)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, frames, width = x.shape
         # (B, T, D) -> (B, H, T, D / H)
         return x.view(batch, frames, self.num_heads, width // self.num_heads).transpose(1, 2)
 
-    def _attend(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                bias: torch.Tensor) -> torch.Tensor:
-        query = self._split_heads(self.query(x))  # (B, H, Tq, Dh)
-        # Written out rather than F.scaled_dot_product_attention: with a float mask on CPU
-        # that takes the generic math path, about twice as slow for one streaming query.
-        scores = torch.matmul(query, keys.transpose(-1, -2)).mul_(self.scale).add_(bias)
-        mixed = torch.matmul(scores.softmax(dim=-1), values)  # (B, H, Tq, Dh)
-        batch, _, frames, _ = mixed.shape
-        return self.out(mixed.transpose(1, 2).reshape(batch, frames, -1))  # (B, Tq, D)
-
-    def keys_values(self, source: torch.Tensor) -> tuple:
-        """Project source frames (B, T, D) to keys and values, each (B, H, T, Dh)."""
-        keys, values = self.key_value(source).chunk(2, dim=-1)
-        return self._split_heads(keys), self._split_heads(values)
-
     def full(self, x: torch.Tensor, source: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Attend queries x (B, Tq, D) to source frames (B, Tk, D) under bias (H, Tq, Tk)."""
-        keys, values = self.keys_values(source)
-        return self._attend(x, keys, values, bias)
-
-    def empty_cache(self, batch: int, like: torch.Tensor) -> tuple:
-        """Return a cache holding no frames, with the dtype and device of `like`."""
-        shape = (batch, self.num_heads, 0, self.query.out_features // self.num_heads)
-        empty = like.new_zeros(shape)
-        return empty, empty
-
-    def step(self, x: torch.Tensor, source: torch.Tensor, cache: tuple) -> tuple:
-        """
-        Attend the newest frame x (B, 1, D) to the cached frames and to source (B, 1, D).
-
-        Returns the output (B, 1, D) and the cache with the new frame appended and the
-        frames older than the window dropped (the caller keeps it or not).
-        """
-        new_keys, new_values = self.keys_values(source)
-        keys = torch.cat([cache[0], new_keys], dim=2)  # (B, H, L + 1, Dh)
-        values = torch.cat([cache[1], new_values], dim=2)
-        out = self._attend(x, keys, values, self.step_bias[..., -keys.shape[2]:])
-        keep = max(0, keys.shape[2] - (self.window - 1))
-        return out, (keys[:, :, keep:], values[:, :, keep:])
+        keys, values = self.key_value(source).chunk(2, dim=-1)
+        query = self._split_heads(self.query(x))  # (B, H, Tq, Dh)
+        # Written out rather than F.scaled_dot_product_attention: with a float mask on CPU
+        # that takes the generic math path, about twice as slow.
+        scores = torch.matmul(query, self._split_heads(keys).transpose(-1, -2))
+        scores = scores.mul_(self.scale).add_(bias)
+        mixed = torch.matmul(scores.softmax(dim=-1), self._split_heads(values))  # (B, H, Tq, Dh)
+        batch, _, frames, _ = mixed.shape
+        return self.out(mixed.transpose(1, 2).reshape(batch, frames, -1))  # (B, Tq, D)
 
 
 class FeedForward(nn.Module):
@@ -112,41 +82,6 @@ class FeedForward(nn.Module):
         return self.net(x)
 
 
-class SequencePass:
-    """Run attention layers over whole sequences with one shared bias."""
-
-    def __init__(self, bias: torch.Tensor):
-        self.bias = bias
-
-    def __call__(self, attention: WindowedAttention, x: torch.Tensor,
-                 source: torch.Tensor) -> torch.Tensor:
-        """Attend x to source under the pass's bias."""
-        return attention.full(x, source, self.bias)
-
-
-class StepPass:
-    """
-    Run attention layers for one streaming frame, consuming one cache per attention call.
-
-    With commit=False the caches are left untouched (a trial query, e.g. a denoising step
-    of a frame that is not final yet).
-    """
-
-    def __init__(self, caches: list, commit: bool = True):
-        self.caches = caches
-        self.commit = commit
-        self.index = 0
-
-    def __call__(self, attention: WindowedAttention, x: torch.Tensor,
-                 source: torch.Tensor) -> torch.Tensor:
-        """Attend x to the next cache plus source, and advance."""
-        out, cache = attention.step(x, source, self.caches[self.index])
-        if self.commit:
-            self.caches[self.index] = cache
-        self.index += 1
-        return out
-
-
 class CausalBlock(nn.Module):
     """Pre-norm transformer block: windowed self-attention, optional cross-attention, FFN."""
 
@@ -160,22 +95,226 @@ class CausalBlock(nn.Module):
             WindowedAttention(d_model, num_heads, window) if cross_attention else None)
         self.feed_forward = FeedForward(d_model, ff_mult)
 
-    def attentions(self) -> list:
-        """Return the attention layers in the order a pass consumes their caches."""
-        return [self.self_attention] + ([self.cross_attention] if self.cross_attention else [])
-
-    def forward(self, x: torch.Tensor, source: torch.Tensor, context, attend) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, source: torch.Tensor, context,
+                bias: torch.Tensor) -> torch.Tensor:
         """
-        Update x (B, Tq, D).
+        Update x (B, Tq, D) over whole sequences.
 
         Self-attention keys come from `source` (B, Tk, D) (x itself, or x plus other frames
-        it may see), cross-attention keys from `context` (B, Tk, D), already normalised by
-        its producer; `attend` is a SequencePass or StepPass.
+        it may see) under `bias` (H, Tq, Tk), cross-attention keys from `context` (B, Tq, D),
+        already normalised by its producer, under the causal part of the same bias.
         """
         # LayerNorm is per frame, so normalising source equals normalising x where they overlap.
         normed = self.self_norm(x)
         normed_source = normed if source is x else self.self_norm(source)
-        x = x + attend(self.self_attention, normed, normed_source)
+        x = x + self.self_attention.full(normed, normed_source, bias)
         if self.cross_attention is not None:
-            x = x + attend(self.cross_attention, self.cross_norm(x), context)
+            x = x + self.cross_attention.full(self.cross_norm(x), context, bias)
         return x + self.feed_forward(x)
+
+    def stacked(self) -> 'BlockStep':
+        """Return the block's weights laid out for the streaming path."""
+        return BlockStep(self)
+
+
+# Streaming path. A streaming step runs on tensors of one to a few frames, where the cost of
+# launching each operation dominates, so it runs as few operations as possible: the
+# projections of several attentions (queries, keys and values; the audio and the visual
+# stream) as one batched matrix product on stacked weights, keys and values in a ring buffer
+# written in place. Inputs of a step are laid out (G, B, D): G stacked groups (streams).
+
+def ring_biases(slopes: torch.Tensor, window: int) -> torch.Tensor:
+    """
+    Return the ALiBi biases (2 window, H, 1, window) of a ring of `window` slots.
+
+    Frame n is written to slot n % window; row n (n < window) is the bias of frame n's
+    query while the ring fills (slots not written yet get -inf), row window + s the bias of
+    any later frame written to slot s.
+    """
+    frames = torch.arange(2 * window, device=slopes.device)[:, None]  # (2W, 1)
+    slots = torch.arange(window, device=slopes.device)[None, :]
+    distance = (frames - slots) % window  # (2W, W): newest frame minus the frame held
+    bias = -slopes[:, None, None] * distance.to(slopes.dtype)  # (H, 2W, W)
+    bias = bias.masked_fill(frames - distance < 0, float('-inf'))
+    return bias.transpose(0, 1)[:, :, None].contiguous()
+
+
+class RingCache:
+    """
+    Keys and values of several attention layers over the last `window` frames, in a ring.
+
+    Frame n's keys and values go to slot n % window, overwriting frame n - window, which has
+    just left the window, so nothing is ever concatenated or shifted; each slot's ALiBi bias
+    follows from its distance to the newest frame, and softmax does not care about the
+    order of keys. All layers share the batch, the window and the frame clock.
+    """
+
+    def __init__(self, layers: int, rows: int, num_heads: int, head_dim: int, window: int,
+                 slopes: torch.Tensor):
+        self.window = window
+        self.frame = 0
+        self._kv = slopes.new_zeros(layers, 2, rows * num_heads, window, head_dim)
+        self._keys_t = [layer[0].transpose(1, 2) for layer in self._kv]  # (N, Dh, W)
+        self._values = [layer[1] for layer in self._kv]  # (N, W, Dh)
+        self._slots = [self._kv[:, :, :, slot] for slot in range(window)]  # (layers, 2, N, Dh)
+        # (2W, N, 1, W) for queries ordered (row, head), as the stacked projections lay out.
+        self._biases = ring_biases(slopes, window).repeat(1, rows, 1, 1)
+        self._select()
+
+    def _select(self) -> None:
+        slot = self.frame % self.window
+        self._slot = self._slots[slot]
+        self._bias = self._biases[self.frame if self.frame < self.window else self.window + slot]
+
+    def write(self, layer: int, keys_values: torch.Tensor) -> None:
+        """Store the newest frame's keys and values (2, N, Dh) of a layer."""
+        self._slot[layer].copy_(keys_values)
+
+    def attend(self, layer: int, query: torch.Tensor, scale: float) -> torch.Tensor:
+        """Attend the newest frame's queries (N, 1, Dh) to a layer's window -> (N, 1, Dh)."""
+        scores = torch.baddbmm(self._bias, query, self._keys_t[layer], alpha=scale)
+        return torch.bmm(scores.softmax(dim=-1), self._values[layer])
+
+    def advance(self) -> None:
+        """Move the clock to the next frame (the newest frame's slot becomes history)."""
+        self.frame += 1
+        self._select()
+
+
+def _frozen(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().clone()
+
+
+class StackedLayerNorm:
+    """LayerNorms of G groups applied to (G, B, D) in one or two operations."""
+
+    def __init__(self, norms: list):
+        self.shape = norms[0].normalized_shape
+        self.eps = norms[0].eps
+        # One group: the plain LayerNorm; several: normalise all, then scale and shift.
+        self.weight = torch.stack([norm.weight for norm in norms])[:, None].detach()
+        self.bias = torch.stack([norm.bias for norm in norms])[:, None].detach()
+        if len(norms) == 1:
+            self.weight, self.bias = self.weight.view(-1), self.bias.view(-1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise x (G, B, D)."""
+        if self.weight.dim() == 1:
+            return F.layer_norm(x, self.shape, self.weight, self.bias, self.eps)
+        return torch.addcmul(self.bias, F.layer_norm(x, self.shape, eps=self.eps), self.weight)
+
+
+def _stacked_linear(linears: list) -> tuple:
+    """Return weights (G, in, out) and biases (G, 1, out) of linears for torch.baddbmm."""
+    weight = torch.stack([linear.weight.t() for linear in linears])
+    bias = torch.stack([linear.bias for linear in linears])[:, None]
+    return weight.detach().contiguous(), _frozen(bias)
+
+
+class StackedAttention:
+    """
+    G WindowedAttentions stepped together: inputs (P, B, D) -> outputs (G, B, D).
+
+    Attention g takes its queries from input group queries[g] and its keys and values from
+    input group sources[g]; queries, keys and values of all G come out of one batched
+    product laid out (3, G, B, D), which splits into heads without a copy.
+    """
+
+    def __init__(self, attentions: list, queries: list, sources: list):
+        d_model = attentions[0].query.in_features
+        self.head_dim = d_model // attentions[0].num_heads
+        self.scale = attentions[0].scale
+        self.index = torch.tensor(queries + sources + sources, device=attentions[0].slopes.device)
+        parts = [(a.query.weight, a.query.bias) for a in attentions]
+        for half in (slice(0, d_model), slice(d_model, 2 * d_model)):  # keys, then values
+            parts += [(a.key_value.weight[half], a.key_value.bias[half]) for a in attentions]
+        self.weight = torch.stack([weight.t() for weight, _ in parts]).detach().contiguous()
+        self.bias = _frozen(torch.stack([bias for _, bias in parts])[:, None])  # (3G, 1, D)
+        self.out_weight, self.out_bias = _stacked_linear([a.out for a in attentions])
+        self.groups = len(attentions)
+        # The key and value part, for a frame whose output is not needed.
+        self.kv_index, self.kv_weight, self.kv_bias = (
+            self.index[self.groups:], self.weight[self.groups:], self.bias[self.groups:])
+
+    def step(self, inputs: torch.Tensor, cache: RingCache, layer: int) -> torch.Tensor:
+        """Write the newest frame to the cache and attend to its window: (G, B, D)."""
+        projected = torch.baddbmm(self.bias, inputs.index_select(0, self.index), self.weight)
+        heads = projected.view(3, -1, self.head_dim)  # (3, G B H, Dh)
+        cache.write(layer, heads[1:])
+        mixed = cache.attend(layer, heads[0, :, None], self.scale)  # (G B H, 1, Dh)
+        return torch.baddbmm(self.out_bias, mixed.view(self.groups, inputs.shape[1], -1),
+                             self.out_weight)
+
+    def write(self, inputs: torch.Tensor, cache: RingCache, layer: int) -> None:
+        """Only write the newest frame's keys and values (no query: its output is unused)."""
+        projected = torch.baddbmm(self.kv_bias, inputs.index_select(0, self.kv_index),
+                                  self.kv_weight)
+        cache.write(layer, projected.view(2, -1, self.head_dim))
+
+
+class StackedFeedForward:
+    """FeedForwards of G groups applied to (G, B, D) together."""
+
+    def __init__(self, feed_forwards: list):
+        self.norm = StackedLayerNorm([ff.net[0] for ff in feed_forwards])
+        self.hidden_weight, self.hidden_bias = _stacked_linear([ff.net[1] for ff in feed_forwards])
+        self.out_weight, self.out_bias = _stacked_linear([ff.net[3] for ff in feed_forwards])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (G, B, D) to (G, B, D)."""
+        hidden = torch.baddbmm(self.hidden_bias, self.norm(x), self.hidden_weight)
+        return torch.baddbmm(self.out_bias, F.gelu(hidden), self.out_weight)
+
+
+class BlockStep:
+    """A CausalBlock's streaming step on x (1, B, D); it uses one or two RingCache layers."""
+
+    def __init__(self, block: CausalBlock):
+        self.self_norm = StackedLayerNorm([block.self_norm])
+        self.self_attention = StackedAttention([block.self_attention], [0], [0])
+        self.cross_norm = self.cross_attention = None
+        if block.cross_attention is not None:
+            self.cross_norm = StackedLayerNorm([block.cross_norm])
+            self.cross_attention = StackedAttention([block.cross_attention], [0], [1])
+        self.feed_forward = StackedFeedForward([block.feed_forward])
+
+    def __call__(self, x: torch.Tensor, cache: RingCache, layer: int,
+                 context: torch.Tensor = None) -> torch.Tensor:
+        """Update x (1, B, D); cross-attention keys come from context (1, B, D)."""
+        x = x + self.self_attention.step(self.self_norm(x), cache, layer)
+        if self.cross_attention is not None:
+            inputs = torch.cat([self.cross_norm(x), context])  # (2, B, D)
+            x = x + self.cross_attention.step(inputs, cache, layer + 1)
+        return x + self.feed_forward(x)
+
+    def write_keys_values(self, x: torch.Tensor, cache: RingCache, layer: int) -> None:
+        """Store the self-attention keys and values of x (1, B, D) only."""
+        self.self_attention.write(self.self_norm(x), cache, layer)
+
+
+class StepWeights:
+    """
+    A module's weights laid out for its streaming path, rebuilt whenever they change.
+
+    The layout copies the parameters (stacked, transposed). `refresh` (every stream start
+    or reset) rebuilds it from the module's current parameters; between refreshes it is
+    rebuilt when a parameter changes in place through an operation that moves its version
+    counter (optimiser steps, load_state_dict; not torch's fused optimisers, which is why
+    streams refresh).
+    """
+
+    def __init__(self):
+        self._parameters = []
+        self._versions = None
+        self._layout = None
+
+    def get(self, module: nn.Module, build, refresh: bool = False):
+        """Return build(module), computed again when refreshing or a parameter changed."""
+        if refresh or self._layout is None:
+            self._parameters, self._layout = list(module.parameters()), None
+        versions = [parameter._version for parameter in self._parameters]
+        if self._layout is None or versions != self._versions:
+            with torch.no_grad():
+                self._layout = build(module)
+            self._versions = versions
+        return self._layout

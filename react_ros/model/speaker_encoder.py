@@ -9,9 +9,11 @@ the full-sequence result for the same window at constant cost per frame.
 
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.layers import (
-    FeedForward, SequencePass, StepPass, window_bias, WindowedAttention)
+    FeedForward, RingCache, StackedAttention, StackedFeedForward, StackedLayerNorm, StepWeights,
+    window_bias, WindowedAttention)
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 
 class SpeakerEncoderLayer(nn.Module):
@@ -31,22 +33,42 @@ class SpeakerEncoderLayer(nn.Module):
         self.audio_feed_forward = FeedForward(d_model, config.ff_mult)
         self.visual_feed_forward = FeedForward(d_model, config.ff_mult)
 
-    def attentions(self) -> list:
-        """Return the attention layers in the order a pass consumes their caches."""
-        return [self.audio_self, self.visual_self, self.audio_from_visual,
-                self.visual_from_audio]
-
-    def forward(self, audio: torch.Tensor, visual: torch.Tensor, attend) -> tuple:
-        """Update the audio and visual streams, each (B, T, D)."""
+    def forward(self, audio: torch.Tensor, visual: torch.Tensor, bias: torch.Tensor) -> tuple:
+        """Update the audio and visual streams, each (B, T, D), under attention bias (H, T, T)."""
         normed = self.audio_self_norm(audio)
-        audio = audio + attend(self.audio_self, normed, normed)
+        audio = audio + self.audio_self.full(normed, normed, bias)
         normed = self.visual_self_norm(visual)
-        visual = visual + attend(self.visual_self, normed, normed)
+        visual = visual + self.visual_self.full(normed, normed, bias)
         audio_normed = self.audio_cross_norm(audio)
         visual_normed = self.visual_cross_norm(visual)
-        audio = audio + attend(self.audio_from_visual, audio_normed, visual_normed)
-        visual = visual + attend(self.visual_from_audio, visual_normed, audio_normed)
+        audio = audio + self.audio_from_visual.full(audio_normed, visual_normed, bias)
+        visual = visual + self.visual_from_audio.full(visual_normed, audio_normed, bias)
         return audio + self.audio_feed_forward(audio), visual + self.visual_feed_forward(visual)
+
+
+class EncoderLayerStep:
+    """
+    A SpeakerEncoderLayer's streaming step on the stacked streams (2, B, D): audio, visual.
+
+    Both streams' attentions run as one: self-attention takes queries and keys from the same
+    stream, cross-attention queries from one stream and keys from the other.
+    """
+
+    def __init__(self, layer: SpeakerEncoderLayer):
+        self.self_norm = StackedLayerNorm([layer.audio_self_norm, layer.visual_self_norm])
+        self.self_attention = StackedAttention([layer.audio_self, layer.visual_self],
+                                               queries=[0, 1], sources=[0, 1])
+        self.cross_norm = StackedLayerNorm([layer.audio_cross_norm, layer.visual_cross_norm])
+        self.cross_attention = StackedAttention(
+            [layer.audio_from_visual, layer.visual_from_audio], queries=[0, 1], sources=[1, 0])
+        self.feed_forward = StackedFeedForward(
+            [layer.audio_feed_forward, layer.visual_feed_forward])
+
+    def __call__(self, x: torch.Tensor, cache: RingCache, layer: int) -> torch.Tensor:
+        """Update x (2, B, D); uses cache layers `layer` and `layer + 1`."""
+        x = x + self.self_attention.step(self.self_norm(x), cache, layer)
+        x = x + self.cross_attention.step(self.cross_norm(x), cache, layer + 1)
+        return x + self.feed_forward(x)
 
 
 class SpeakerEncoder(nn.Module):
@@ -72,6 +94,7 @@ class SpeakerEncoder(nn.Module):
         self.layers = nn.ModuleList(
             SpeakerEncoderLayer(config) for _ in range(config.encoder_layers))
         self.out = nn.Sequential(nn.Linear(2 * d_model, d_model), nn.LayerNorm(d_model))
+        self._step_weights = StepWeights()
 
     def _embed(self, audio: torch.Tensor, visual: torch.Tensor, visual_mask: torch.Tensor):
         present = visual_mask[..., None]  # (B, T, 1)
@@ -81,27 +104,38 @@ class SpeakerEncoder(nn.Module):
         audio = self.audio_in((audio - self.audio_mean) / self.audio_std)  # (B, T, D)
         return audio, visual
 
-    def _run(self, audio, visual, visual_mask, attend) -> torch.Tensor:
-        audio, visual = self._embed(audio, visual, visual_mask)
-        for layer in self.layers:
-            audio, visual = layer(audio, visual, attend)
-        return self.out(torch.cat([audio, visual], dim=-1))  # (B, T, D)
-
     def full(self, audio: torch.Tensor, visual: torch.Tensor,
              visual_mask: torch.Tensor) -> torch.Tensor:
         """Encode whole sequences: (B, T, A), (B, T, V), (B, T) bool -> (B, T, D)."""
         positions = torch.arange(audio.shape[1], device=audio.device)
         bias = window_bias(self.layers[0].audio_self.slopes, positions, positions,
                            self.context_frames)
-        return self._run(audio, visual, visual_mask, SequencePass(bias))
+        audio, visual = self._embed(audio, visual, visual_mask)
+        for layer in self.layers:
+            audio, visual = layer(audio, visual, bias)
+        return self.out(torch.cat([audio, visual], dim=-1))  # (B, T, D)
 
-    def empty_caches(self, batch: int) -> list:
-        """Return the streaming state of a new sequence."""
-        like = self.no_face
-        return [attention.empty_cache(batch, like)
-                for layer in self.layers for attention in layer.attentions()]
+    def _stack_layers(self) -> list:
+        return [EncoderLayerStep(layer) for layer in self.layers]
+
+    def empty_caches(self, batch: int) -> RingCache:
+        """Return the streaming state of a new sequence (and pick up replaced weights)."""
+        self._step_weights.get(self, SpeakerEncoder._stack_layers, refresh=True)
+        attention = self.layers[0].audio_self
+        return RingCache(2 * len(self.layers), 2 * batch, attention.num_heads,
+                         self.no_face.shape[0] // attention.num_heads, self.context_frames,
+                         attention.slopes)
 
     def step(self, audio: torch.Tensor, visual: torch.Tensor, visual_mask: torch.Tensor,
-             caches: list) -> torch.Tensor:
+             caches: RingCache) -> torch.Tensor:
         """Encode one frame (B, 1, A), (B, 1, V), (B, 1) -> (B, 1, D), updating caches."""
-        return self._run(audio, visual, visual_mask, StepPass(caches))
+        layers = self._step_weights.get(self, SpeakerEncoder._stack_layers)
+        audio, visual = self._embed(audio, visual, visual_mask)
+        x = torch.cat([audio, visual], dim=1).transpose(0, 1)  # (2, B, D)
+        for index, layer in enumerate(layers):
+            x = layer(x, caches, 2 * index)
+        caches.advance()
+        linear, norm = self.out
+        both = x.transpose(0, 1).reshape(x.shape[1], 1, -1)  # (B, 1, 2 D): audio, visual
+        return F.layer_norm(F.linear(both, linear.weight, linear.bias), norm.normalized_shape,
+                            norm.weight, norm.bias, norm.eps)

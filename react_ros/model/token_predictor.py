@@ -8,9 +8,10 @@ streaming step costs one token whatever the stream length.
 """
 
 from react_ros.model.config import ReactionModelConfig
-from react_ros.model.layers import CausalBlock, SequencePass, StepPass, window_bias
+from react_ros.model.layers import CausalBlock, RingCache, StepWeights, window_bias
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 
 class TokenPredictor(nn.Module):
@@ -28,17 +29,12 @@ class TokenPredictor(nn.Module):
             for _ in range(config.predictor_layers))
         self.head = nn.Sequential(nn.LayerNorm(config.d_model),
                                   nn.Linear(config.d_model, config.codebook_size))
+        self._step_weights = StepWeights()
 
     @property
     def start_token(self) -> int:
         """Return the token fed before the first listener frame."""
         return self.codebook_size
-
-    def _run(self, previous_tokens: torch.Tensor, speaker: torch.Tensor, attend):
-        x = self.token_embedding(previous_tokens)  # (B, T, D)
-        for block in self.blocks:
-            x = block(x, x, speaker, attend)
-        return self.head(x)  # (B, T, codebook_size)
 
     def full(self, previous_tokens: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
         """
@@ -50,17 +46,34 @@ class TokenPredictor(nn.Module):
         positions = torch.arange(previous_tokens.shape[1], device=previous_tokens.device)
         bias = window_bias(self.blocks[0].self_attention.slopes, positions, positions,
                            self.context_frames)
-        return self._run(previous_tokens, speaker, SequencePass(bias))
+        x = self.token_embedding(previous_tokens)  # (B, T, D)
+        for block in self.blocks:
+            x = block(x, x, speaker, bias)
+        return self.head(x)  # (B, T, codebook_size)
 
-    def empty_caches(self, batch: int) -> list:
-        """Return the streaming state of a new sequence."""
-        like = self.token_embedding.weight
-        return [attention.empty_cache(batch, like)
-                for block in self.blocks for attention in block.attentions()]
+    def _stack_blocks(self) -> list:
+        return [block.stacked() for block in self.blocks]
 
-    def step(self, previous_token: torch.Tensor, speaker: torch.Tensor, caches: list):
+    def empty_caches(self, batch: int) -> RingCache:
+        """Return the streaming state of a new sequence (and pick up replaced weights)."""
+        self._step_weights.get(self, TokenPredictor._stack_blocks, refresh=True)
+        attention = self.blocks[0].self_attention
+        return RingCache(2 * len(self.blocks), batch, attention.num_heads,
+                         self.token_embedding.embedding_dim // attention.num_heads,
+                         self.context_frames, attention.slopes)
+
+    def step(self, previous_token: torch.Tensor, speaker: torch.Tensor,
+             caches: RingCache) -> torch.Tensor:
         """Logits (B, codebook_size) for one frame from the previous token (B,) and (B, 1, D)."""
-        return self._run(previous_token[:, None], speaker, StepPass(caches))[:, 0]
+        blocks = self._step_weights.get(self, TokenPredictor._stack_blocks)
+        x = F.embedding(previous_token, self.token_embedding.weight)[None]  # (1, B, D)
+        context = speaker.transpose(0, 1)  # (1, B, D)
+        for index, block in enumerate(blocks):
+            x = block(x, caches, 2 * index, context)
+        caches.advance()
+        norm, linear = self.head
+        x = F.layer_norm(x[0], norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return F.linear(x, linear.weight, linear.bias)
 
 
 def sample_tokens(logits: torch.Tensor, temperature: float, top_k: int,
@@ -71,11 +84,12 @@ def sample_tokens(logits: torch.Tensor, temperature: float, top_k: int,
     Gumbel-max sampling (argmax of logits plus Gumbel noise) draws exactly from the softmax,
     at a fraction of torch.multinomial's cost over 1000 categories.
     """
-    logits = logits / temperature
+    if temperature != 1.0:
+        logits = logits / temperature
     candidates = None
     if 0 < top_k < logits.shape[-1]:
         logits, candidates = logits.topk(top_k, dim=-1)  # (B, K)
     uniform = torch.rand(logits.shape, generator=generator, device=logits.device)
-    gumbel = -torch.log(-torch.log(uniform.clamp_(min=1e-20)))
-    choice = (logits + gumbel).argmax(dim=-1)  # (B,)
+    # logits + Gumbel noise, -log(-log(u)), written in place as logits - log(-log(u)).
+    choice = (logits - uniform.clamp_(min=1e-20).log_().neg_().log_()).argmax(dim=-1)  # (B,)
     return choice if candidates is None else candidates.gather(-1, choice[:, None])[:, 0]
