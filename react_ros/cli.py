@@ -6,6 +6,7 @@
     react-ros demo                                          bag -> nodes over DDS -> out/demo.mp4
     react-ros synth --out DIR [--sessions N] [--seed S]     a synthetic dyadic corpus (MARS layout)
     react-ros eval --data DIR [--pred P.npy] [--baselines]  the REACT metric table
+    react-ros train --stage all --data DIR --out CKPT       train the reaction model
 """
 
 import argparse
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     from react_ros.eval import cli as eval_cli
     eval_cli.add_arguments(commands.add_parser(
         'eval', help='score predictions (and baselines) with the REACT metrics'))
+
+    from react_ros.train import cli as train_cli
+    train_cli.add_train_arguments(commands.add_parser(
+        'train', help='train the tokenizer, predictor and diffusion stages'))
     return parser
 
 
@@ -52,6 +57,9 @@ def main(argv=None) -> int:
     if args.command == 'eval':
         from react_ros.eval.cli import run_eval
         return run_eval(args)
+    if args.command == 'train':
+        from react_ros.train.cli import run_train
+        return run_train(args)
     from react_ros.demo import run_demo
     return run_demo(args)
 

@@ -1,0 +1,176 @@
+"""
+The training losses of the three stages, on batches of training windows.
+
+A batch is a dict of tensors as react_ros.data.dataset windows give them, stacked:
+speaker_audio (B, T, A), speaker_visual (B, T, V), speaker_present (B, T) bool (frames with a
+face), listener (B, T, 83), listener_mask (B, 83) bool (channels the dataset has) and
+valid (B, T) bool (frames inside the clip). Frames that are not valid, and listener channels a
+dataset lacks, never count.
+
+- tokenizer: reconstruction of the listener frames from their FSQ codes, plus the same from
+  the continuous (unrounded) codes; the decoder's latent of the continuous codes is what the
+  diffusion stage learns to draw, so it must reconstruct the frames too, and a penalty keeps
+  its dimensions standardised (mean 0, std 1 over valid frames).
+- predictor: teacher-forced next-token cross-entropy; the speaker encoder learns with it.
+- diffusion: the denoiser predicts the clean latent (the decoder's latent of the continuous
+  codes of the real frames) of every frame from its noisy version, the clean past and the
+  condition (decoder latent of the real token + speaker encoding); MSE.
+
+Errors of listener frames are measured in units of the training standard deviation of each
+channel (the tokenizer's frame_std, floored) and weighted by CHANNEL_WEIGHTS.
+"""
+
+from react_ros import spec
+from react_ros.model.diffusion import make_scheduler
+import torch
+import torch.nn.functional as F
+
+
+def _channel_weights() -> torch.Tensor:
+    """
+    Return the (83,) loss weight of each listener channel.
+
+    The 25 REACT attributes (what the metrics score and the face renderer draws) and the head
+    rotation count fully, valence and arousal four times: FRDist weighs those two as much as
+    all 15 AUs together, and they are the whole affect of the face. The 52 3DMM expression
+    coefficients describe the same face as the AUs (they are fits of it) and would otherwise
+    outweigh the attributes two to one in the tokenizer's few codes; they and the translation
+    count a tenth.
+    """
+    weights = torch.ones(spec.NUM_CHANNELS)
+    weights[spec.AFFECT_SLICE] = 4.0
+    weights[spec.MM_EXPRESSION_SLICE] = 0.1
+    weights[spec.TRANSLATION_SLICE] = 0.1
+    return weights
+
+
+CHANNEL_WEIGHTS = _channel_weights()
+
+# Weight of the reconstruction from continuous codes in the tokenizer loss.
+CONTINUOUS_RECONSTRUCTION_WEIGHT = 0.5
+# Weight of the penalty that keeps each latent dimension near mean 0, std 1 (the scale of
+# the diffusion noise; the output heads are linear in the latent, so nothing is lost).
+LATENT_SCALE_WEIGHT = 1.0
+# Tolerance of FSQ's bound (vector_quantize_pytorch's default), see continuous_codes.
+FSQ_BOUND_EPS = 1e-3
+
+
+def frame_weights(batch: dict) -> torch.Tensor:
+    """Return (B, T, 83) weights: CHANNEL_WEIGHTS where a frame is valid and its channel exists."""
+    present = batch['valid'][:, :, None] & batch['listener_mask'][:, None, :]
+    return present * CHANNEL_WEIGHTS.to(present.device)
+
+
+def continuous_codes(fsq, latent: torch.Tensor) -> torch.Tensor:
+    """
+    Return FSQ's bounded codes (..., len(levels)) of encoder outputs before rounding.
+
+    The same bound as vector_quantize_pytorch's FSQ.bound, without its rounding: rounding
+    these to the level grid gives FSQ's codes exactly (the tests check it).
+    """
+    levels = fsq._levels.to(latent.dtype)
+    half_levels = (levels - 1) * (1 + FSQ_BOUND_EPS) / 2
+    offset = torch.where(fsq._levels % 2 == 0, 0.5, 0.0).to(latent.dtype)
+    shift = torch.atanh(offset / half_levels)
+    return (torch.tanh(latent + shift) * half_levels - offset) / (fsq._levels // 2)
+
+
+def encode_listener(tokenizer, frames: torch.Tensor, channel_mask: torch.Tensor) -> tuple:
+    """
+    Return (codes, continuous codes, tokens) of listener frames (B, T, 83).
+
+    Channels missing from a dataset (channel_mask (B, 83) False) enter the encoder at their
+    normalisation mean, i.e. as zeros after normalisation, whatever the data holds there.
+    """
+    frames = torch.where(channel_mask[:, None, :], frames, tokenizer.frame_mean)
+    latent = tokenizer.encoder.full((frames - tokenizer.frame_mean) / tokenizer.frame_std)
+    codes, tokens = tokenizer.fsq(latent)  # (B, T, len(levels)), (B, T)
+    return codes, continuous_codes(tokenizer.fsq, latent), tokens.long()
+
+
+def frame_error(tokenizer, predicted: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Return the weighted mean squared error of predicted frames (B, T, 83), in std units."""
+    weights = frame_weights(batch)
+    squared = ((predicted - batch['listener']) / tokenizer.frame_std) ** 2
+    return (squared * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def latent_scale_penalty(latent: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Return how far each dimension of latents (B, T, L) on valid frames is from N(0, 1)."""
+    values = latent[valid]  # (N, L)
+    mean = values.mean(dim=0)
+    std = values.std(dim=0) if len(values) > 1 else torch.ones_like(mean)
+    return (mean ** 2 + (std - 1) ** 2).mean()
+
+
+def tokenizer_loss(network, batch: dict) -> torch.Tensor:
+    """Return the tokenizer's loss of a batch: reconstructions and the latent scale."""
+    tokenizer = network.tokenizer
+    codes, continuous, _ = encode_listener(tokenizer, batch['listener'], batch['listener_mask'])
+    quantised_error = frame_error(tokenizer, tokenizer.heads(tokenizer.decode_latent(codes)),
+                                  batch)
+    latent = tokenizer.decode_latent(continuous)  # (B, T, L)
+    continuous_error = frame_error(tokenizer, tokenizer.heads(latent), batch)
+    return (quantised_error + CONTINUOUS_RECONSTRUCTION_WEIGHT * continuous_error
+            + LATENT_SCALE_WEIGHT * latent_scale_penalty(latent, batch['valid']))
+
+
+def speaker_encoding(network, batch: dict) -> torch.Tensor:
+    """Return the speaker encoding (B, T, D) of a batch."""
+    return network.encoder.full(batch['speaker_audio'], batch['speaker_visual'],
+                                batch['speaker_present'])
+
+
+def previous_tokens(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
+    """Shift tokens (B, T) right by one frame, the start token first."""
+    start = torch.full_like(tokens[:, :1], start_token)
+    return torch.cat([start, tokens[:, :-1]], dim=1)
+
+
+def predictor_loss(network, batch: dict, with_accuracy: bool = False):
+    """
+    Return the next-token cross-entropy of a batch (and the token accuracy when asked).
+
+    The tokenizer is frozen here: its tokens are the targets.
+    """
+    with torch.no_grad():
+        _, _, tokens = encode_listener(network.tokenizer, batch['listener'],
+                                       batch['listener_mask'])
+    logits = network.predictor.full(previous_tokens(tokens, network.predictor.start_token),
+                                    speaker_encoding(network, batch))  # (B, T, V)
+    valid = batch['valid']
+    loss = F.cross_entropy(logits[valid], tokens[valid])
+    if not with_accuracy:
+        return loss
+    accuracy = (logits[valid].argmax(dim=-1) == tokens[valid]).float().mean()
+    return loss, accuracy
+
+
+class DiffusionLoss:
+    """The denoising loss; noise and timesteps come from the generator given per call."""
+
+    def __init__(self, config):
+        alphas = make_scheduler(config).alphas_cumprod.float()
+        self.alphas_cumprod = alphas  # (train_timesteps,)
+
+    def __call__(self, network, batch: dict, generator: torch.Generator) -> torch.Tensor:
+        """Return the denoising MSE of a batch; the tokenizer and speaker encoder are frozen."""
+        tokenizer = network.tokenizer
+        with torch.no_grad():
+            codes, continuous, _ = encode_listener(tokenizer, batch['listener'],
+                                                   batch['listener_mask'])
+            token_latent = tokenizer.decode_latent(codes)  # (B, T, L)
+            target = tokenizer.decode_latent(continuous)  # (B, T, L)
+            speaker = speaker_encoding(network, batch)  # (B, T, D)
+        # Drawn on the CPU, so a run gives the same draws on any device.
+        timesteps = torch.randint(0, len(self.alphas_cumprod), target.shape[:2],
+                                  generator=generator)  # (B, T)
+        noise = torch.randn(target.shape, generator=generator).to(target.device)
+        alpha = self.alphas_cumprod[timesteps][..., None].to(target.device)  # (B, T, 1)
+        timesteps = timesteps.to(target.device)
+        noisy = alpha.sqrt() * target + (1 - alpha).sqrt() * noise
+        condition = network.denoiser.condition(token_latent, speaker)
+        predicted = network.denoiser.full(target, noisy, timesteps, condition)
+        valid = batch['valid'][..., None].float()
+        squared = ((predicted - target) ** 2 * valid).sum()
+        return squared / (valid.sum() * target.shape[-1]).clamp(min=1.0)

@@ -1,0 +1,468 @@
+"""
+The training loop of the reaction model: tokenizer, then predictor, then diffusion.
+
+`train()` runs the stages of TrainOptions in order, one AdamW optimizer per stage (warm-up,
+then cosine decay of the learning rate), and after every epoch validates, writes the checkpoint
+(atomically, with the training state) and redraws the loss curves. Each stage trains its own
+modules and freezes the rest: tokenizer -> the FSQ tokenizer; predictor -> speaker encoder
+and token predictor; diffusion -> the latent denoiser.
+
+Reproducibility: the networks start from `seed`; every epoch draws its window order, face
+dropout and diffusion noise from a torch.Generator seeded by (seed, stage, epoch), and the
+learning rate is a function of the step. So an interrupted run resumed from its last
+checkpoint (weights, optimizer state, stage, epoch) ends with the same weights as an
+uninterrupted one; no global random state is involved.
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+import datetime
+import logging
+import math
+from pathlib import Path
+import platform
+import time
+import uuid
+
+import numpy as np
+from react_ros import spec
+from react_ros.eval.metrics import evaluate
+from react_ros.model.config import ReactionModelConfig
+from react_ros.model.generator import ReactionGenerator
+from react_ros.train import checkpoint, losses, normalisation, plot
+from react_ros.train.predict import generate_reactions, split_length
+import torch
+from torch.utils.data import default_collate, Subset
+from tqdm import tqdm
+
+LOGGER = logging.getLogger(__name__)
+
+STAGES = ('tokenizer', 'predictor', 'diffusion')
+# The modules each stage trains; the others are frozen.
+STAGE_MODULES = {'tokenizer': ('tokenizer',), 'predictor': ('encoder', 'predictor'),
+                 'diffusion': ('denoiser',)}
+# The stages whose modules a stage builds on.
+STAGE_NEEDS = {'tokenizer': (), 'predictor': ('tokenizer',),
+               'diffusion': ('tokenizer', 'predictor')}
+# Config fields that only change sampling: they may be set on top of an --init checkpoint.
+SAMPLING_FIELDS = ('temperature', 'top_k', 'sampling_steps')
+VALIDATION_METRICS = ('FRCorr', 'FRDist', 'FRDiv')
+FINAL_LEARNING_RATE_FRACTION = 0.1
+
+
+@dataclass
+class TrainOptions:
+    """Everything that decides the result of a run (stored in the checkpoint for --resume)."""
+
+    stages: tuple = STAGES
+    epochs: tuple = (10, 10, 10)  # one per stage
+    batch_size: int = 32
+    window: int = 64  # frames per training window
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    face_dropout: float = 0.2  # fraction of windows with a span of frames without a face
+    seed: int = 0
+    val_inputs: int = 4  # val inputs generated for the metrics (diffusion stage)
+    val_k: int = 2
+    val_frames: int = 300
+    val_windows: int = 256  # val windows for the validation loss, at most
+    threads: int = 0  # torch CPU threads (0: torch's default); results depend on it slightly
+    model: dict = field(default_factory=dict)  # ReactionModelConfig fields to change
+
+    def __post_init__(self):
+        """Check the options; raise ValueError naming the bad one."""
+        self.stages = tuple(self.stages)
+        self.epochs = tuple(int(value) for value in self.epochs)
+        unknown = [stage for stage in self.stages if stage not in STAGES]
+        if unknown or not self.stages:
+            raise ValueError(f'stages must be some of {", ".join(STAGES)}, got {self.stages}')
+        if list(self.stages) != sorted(self.stages, key=STAGES.index):
+            raise ValueError(f'stages must be in the order {", ".join(STAGES)}')
+        if len(self.epochs) != len(self.stages) or min(self.epochs) < 1:
+            raise ValueError(f'epochs must be one positive count per stage {self.stages}, '
+                             f'got {self.epochs}')
+        for name in ('batch_size', 'window', 'val_k', 'val_frames', 'val_windows'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.val_inputs < 0 or self.warmup_steps < 0 or self.threads < 0:
+            raise ValueError('val_inputs, warmup_steps and threads must be >= 0')
+        if not 0.0 <= self.face_dropout <= 1.0:
+            raise ValueError(f'face_dropout must be in [0, 1], got {self.face_dropout}')
+        if self.learning_rate <= 0 or self.weight_decay < 0 or self.grad_clip <= 0:
+            raise ValueError('learning_rate and grad_clip must be > 0, weight_decay >= 0')
+        known = {item.name for item in fields(ReactionModelConfig)}
+        if set(self.model) - known:
+            raise ValueError(f'unknown model config fields {sorted(set(self.model) - known)}; '
+                             f'fields are {sorted(known)}')
+
+    def to_dict(self) -> dict:
+        """Return the options as JSON-compatible values."""
+        values = asdict(self)
+        values['stages'], values['epochs'] = list(self.stages), list(self.epochs)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'TrainOptions':
+        """Build options from `to_dict` output."""
+        return cls(**values)
+
+    def epochs_of(self, stage: str) -> int:
+        """Return the number of epochs of a stage."""
+        return self.epochs[self.stages.index(stage)]
+
+
+@dataclass
+class TrainingData:
+    """The splits a run trains and validates on."""
+
+    root: Path
+    train: object  # ReactDataset
+    val: object = None  # ReactDataset, or None without a usable val split
+    mirror: bool = False
+
+    def describe(self) -> dict:
+        """Return what the provenance records about the data."""
+        def frames(dataset):
+            return 0 if dataset is None else int(sum(pair.length for pair in dataset.pairs))
+        return {'root': str(Path(self.root).resolve()), 'layout': self.train.layout,
+                'fps': self.train.fps, 'mirror': self.mirror,
+                'train_pairs': len(self.train.pairs), 'train_frames': frames(self.train),
+                'val_pairs': 0 if self.val is None else len(self.val.pairs),
+                'val_frames': frames(self.val), 'skipped_files': len(self.train.skipped)}
+
+
+def load_training_data(root, layout: str = 'auto', mirror: bool = False,
+                       workers: int = 0) -> TrainingData:
+    """Load the train split (and the val split when there is one) at the model's frame rate."""
+    from react_ros.data.dataset import load_dataset
+
+    train = load_dataset(root, 'train', layout, mirror=mirror, fps=spec.FPS, workers=workers)
+    if not train.pairs:
+        raise ValueError(f'{root}: the train split has no usable clip pairs '
+                         f'({len(train.skipped)} file(s) skipped)')
+    try:
+        val = load_dataset(root, 'val', train.layout, mirror=mirror, fps=spec.FPS,
+                           workers=workers)
+    except FileNotFoundError as error:
+        LOGGER.warning('no val split, training without validation: %s', error)
+        val = None
+    if val is not None and not val.pairs:
+        LOGGER.warning('the val split has no usable clip pairs; training without validation')
+        val = None
+    return TrainingData(Path(root), train, val, mirror)
+
+
+def _epoch_generator(seed: int, stage: str, epoch: int) -> torch.Generator:
+    """Return the random stream of one epoch of one stage."""
+    state = np.random.SeedSequence([seed, STAGES.index(stage), epoch]).generate_state(2)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def _batches(windows, batch_size: int, generator: torch.Generator = None):
+    """Yield collated batches of windows, shuffled by generator (in order without one)."""
+    order = (torch.randperm(len(windows), generator=generator) if generator is not None
+             else torch.arange(len(windows)))
+    for start in range(0, len(order), batch_size):
+        yield default_collate([windows[index]
+                               for index in order[start:start + batch_size].tolist()])
+
+
+def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
+             device: torch.device) -> dict:
+    """
+    Add speaker_present (B, T): valid frames, except a random span in some windows.
+
+    The span teaches the encoder its "no face" embedding, which live perception needs
+    whenever it loses the speaker's face.
+    """
+    valid = batch['valid']  # (B, T)
+    count, frames = valid.shape
+    dropped = torch.rand(count, generator=generator) < face_dropout
+    starts = torch.randint(0, frames, (count,), generator=generator)
+    lengths = torch.randint(1, frames + 1, (count,), generator=generator)
+    position = torch.arange(frames)
+    absent = (dropped[:, None] & (position >= starts[:, None])
+              & (position < (starts + lengths)[:, None]))
+    prepared = {name: batch[name].to(device) for name in (
+        'speaker_audio', 'speaker_visual', 'listener', 'listener_mask', 'valid')}
+    prepared['speaker_present'] = (valid & ~absent).to(device)
+    return prepared
+
+
+def _learning_rate(options: TrainOptions, step: int, total_steps: int) -> float:
+    """Linear warm-up, then cosine decay to FINAL_LEARNING_RATE_FRACTION of the peak."""
+    warmup = min(options.warmup_steps, total_steps // 5)
+    if step < warmup:
+        return options.learning_rate * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return options.learning_rate * (FINAL_LEARNING_RATE_FRACTION
+                                    + (1 - FINAL_LEARNING_RATE_FRACTION) * cosine)
+
+
+class _StageRunner:
+    """Losses, frozen modules and the optimizer of one stage."""
+
+    def __init__(self, stage: str, network, config: ReactionModelConfig,
+                 options: TrainOptions):
+        self.stage = stage
+        self.network = network
+        self.diffusion_loss = losses.DiffusionLoss(config) if stage == 'diffusion' else None
+        trained = STAGE_MODULES[stage]
+        for name, module in network.named_children():
+            module.requires_grad_(name in trained)
+        self.parameters = [parameter for name in trained
+                           for parameter in getattr(network, name).parameters()]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=options.learning_rate,
+                                           weight_decay=options.weight_decay)
+
+    def loss(self, batch: dict, generator: torch.Generator) -> dict:
+        """Return the stage's loss terms of a batch: 'loss' (and 'accuracy' for tokens)."""
+        if self.stage == 'tokenizer':
+            return {'loss': losses.tokenizer_loss(self.network, batch)}
+        if self.stage == 'predictor':
+            loss, accuracy = losses.predictor_loss(self.network, batch, with_accuracy=True)
+            return {'loss': loss, 'accuracy': accuracy}
+        return {'loss': self.diffusion_loss(self.network, batch, generator)}
+
+
+def _evenly_spaced(count: int, wanted: int) -> list:
+    """Return up to `wanted` indices spread evenly over range(count)."""
+    if wanted >= count:
+        return list(range(count))
+    return [int(index) for index in np.linspace(0, count - 1, wanted).round()]
+
+
+def validation_metrics(generator: ReactionGenerator, dataset, options: TrainOptions) -> dict:
+    """Return FRCorr, FRDist, FRDiv of val_k offline reactions to a few val inputs."""
+    indices = _evenly_spaced(len(dataset.pairs), options.val_inputs)
+    frames = min(split_length(dataset), options.val_frames)
+    reactions = generate_reactions(generator, dataset, indices, frames, options.val_k,
+                                   options.seed, online=False)
+    speakers = np.stack([dataset.pairs[index].speaker_attributes[:frames] for index in indices])
+    appropriate = [dataset.appropriate(index).attributes[:, :frames] for index in indices]
+    scores = evaluate(reactions[..., :spec.NUM_ATTRIBUTES], appropriate, speakers,
+                      fps=dataset.fps)
+    return {name: float(scores[name]) for name in VALIDATION_METRICS}
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+class Trainer:
+    """One training run: fresh, from an --init checkpoint, or resumed from its own file."""
+
+    def __init__(self, out: Path, data: TrainingData, generator: ReactionGenerator,
+                 state: dict, overwrite: bool = False, plot_path: Path = None,
+                 progress: bool = True):
+        self.out = Path(out)
+        self.data = data
+        self.generator = generator
+        self.network = generator.network
+        self.config = generator.config
+        self.device = generator.device
+        self.state = state
+        self.options = TrainOptions.from_dict(state['options'])
+        self.overwrite = overwrite
+        self.plot_path = plot_path or self.out.with_name(f'{self.out.stem}_losses.png')
+        self.progress = progress
+        self.train_windows = data.train.windows(self.options.window, self.options.window // 2,
+                                                pad_short=True)
+        self.val_windows = None
+        if data.val is not None:
+            windows = data.val.windows(self.options.window, pad_short=True)
+            self.val_windows = Subset(windows, _evenly_spaced(len(windows),
+                                                              self.options.val_windows))
+
+    # ---- construction
+
+    @classmethod
+    def fresh(cls, out: Path, data: TrainingData, options: TrainOptions, command: str,
+              init: Path = None, device: str = 'cpu', **kwargs) -> 'Trainer':
+        """Start a new run: networks from the seed (or --init), statistics from the data."""
+        if init is None:
+            config = ReactionModelConfig.from_dict(
+                {**ReactionModelConfig().to_dict(), **options.model})
+            generator = ReactionGenerator(
+                ReactionGenerator.untrained(config, seed=options.seed).network, config,
+                device=device)
+            base_stages, init_record = [], None
+            stats = normalisation.compute_normalisation(data.train)
+            normalisation.apply_normalisation(generator.network, stats)
+            stats_source = f'train split of {data.describe()["root"]}'
+        else:
+            generator = ReactionGenerator.from_checkpoint(init, device=device)
+            not_sampling = sorted(set(options.model) - set(SAMPLING_FIELDS))
+            if not_sampling:
+                raise ValueError(f'with --init only the sampling fields {SAMPLING_FIELDS} of '
+                                 f'the model config may change, not {not_sampling}')
+            if options.model:
+                generator.config = ReactionModelConfig.from_dict(
+                    {**generator.config.to_dict(), **options.model})
+            base_stages = list(generator.provenance.get('stages_trained', []))
+            init_record = {'path': str(Path(init).resolve()),
+                           'run_id': generator.provenance.get('run_id')}
+            stats_source = f'from the init checkpoint {init}'
+        missing = sorted({need for stage in options.stages for need in STAGE_NEEDS[stage]
+                          if need not in options.stages and need not in base_stages})
+        if missing:
+            where = f'{init} (trained: {base_stages or "nothing"})' if init else 'no --init'
+            raise ValueError(f'stage(s) {", ".join(options.stages)} need a trained '
+                             f'{", ".join(missing)}, and this run has {where}: train it '
+                             f'first, or give --init with a checkpoint that has it')
+        state = {
+            'run_id': uuid.uuid4().hex, 'options': options.to_dict(), 'stage_index': 0,
+            'epoch': 0, 'optimizer': None, 'history': {}, 'complete': False,
+            'started': _now(), 'finished': None, 'seconds': 0.0, 'commands': [command],
+            'data': data.describe(), 'init': init_record, 'base_stages': base_stages,
+            'normalisation_source': stats_source,
+        }
+        return cls(out, data, generator, state, **kwargs)
+
+    @classmethod
+    def resume(cls, out: Path, data: TrainingData, command: str, device: str = 'cpu',
+               **kwargs) -> 'Trainer':
+        """Continue the run saved in out from its last completed epoch."""
+        state = checkpoint.read_training_state(out)
+        if state is None:
+            raise ValueError(f'{out} holds no training state to resume')
+        generator = ReactionGenerator.from_checkpoint(out, device=device)
+        state = dict(state, commands=list(state['commands']) + [command],
+                     data=data.describe())
+        return cls(out, data, generator, state, **kwargs)
+
+    # ---- running
+
+    def provenance(self) -> dict:
+        """Return the checkpoint's provenance: command, seed, data, time and results."""
+        state, options = self.state, self.options
+        done = list(options.stages[:state['stage_index']])
+        history = state['history']
+        final = {stage: history[stage][-1] for stage in options.stages if history.get(stage)}
+        metrics = [record['metrics'] for stage in options.stages
+                   for record in history.get(stage, []) if record.get('metrics')]
+        return {
+            'trained_by': 'react_ros.train', 'run_id': state['run_id'],
+            'command': state['commands'][0], 'resumed_with': state['commands'][1:],
+            'seed': options.seed, 'data': state['data'],
+            'normalisation': state['normalisation_source'],
+            'init': state['init'],
+            'stages_trained': list(dict.fromkeys(state['base_stages'] + done)),
+            'complete': state['complete'], 'started': state['started'],
+            'finished': state['finished'], 'training_seconds': round(state['seconds'], 1),
+            'options': options.to_dict(), 'final_epoch': final,
+            'val_metrics': metrics[-1] if metrics else None,
+            'torch': torch.__version__, 'python': platform.python_version(),
+            'torch_threads': options.threads or torch.get_num_threads(),
+        }
+
+    def run(self, epoch_callback=None) -> None:
+        """
+        Train the remaining epochs of every stage.
+
+        epoch_callback(stage, epoch), if given, runs after each epoch's checkpoint is written.
+        """
+        if self.state['complete']:
+            LOGGER.info('%s: the run is already complete', self.out)
+            return
+        checkpoint.check_may_write(self.out, self.state['run_id'], self.overwrite)
+        threads = torch.get_num_threads()
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        try:
+            self._run_stages(epoch_callback)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run_stages(self, epoch_callback) -> None:
+        options = self.options
+        while self.state['stage_index'] < len(options.stages):
+            stage = options.stages[self.state['stage_index']]
+            runner = _StageRunner(stage, self.network, self.config, options)
+            if self.state['optimizer'] is not None:
+                runner.optimizer.load_state_dict(self.state['optimizer'])
+            epochs = options.epochs_of(stage)
+            for epoch in range(self.state['epoch'], epochs):
+                start = time.perf_counter()
+                record = self._train_epoch(runner, epoch, epochs)
+                record.update(self._validate(runner))
+                record['seconds'] = round(time.perf_counter() - start, 2)
+                self._finish_epoch(runner, stage, epoch, epochs, record)
+                if epoch_callback is not None:
+                    epoch_callback(stage, epoch)
+
+    def _train_epoch(self, runner: _StageRunner, epoch: int, epochs: int) -> dict:
+        options = self.options
+        generator = _epoch_generator(options.seed, runner.stage, epoch)
+        steps_per_epoch = math.ceil(len(self.train_windows) / options.batch_size)
+        total_steps = steps_per_epoch * epochs
+        self.network.train()
+        sums, count = {}, 0
+        bar = tqdm(_batches(self.train_windows, options.batch_size, generator),
+                   total=steps_per_epoch, desc=f'{runner.stage} {epoch + 1}/{epochs}',
+                   disable=not self.progress, leave=False, unit='batch')
+        for step, batch in enumerate(bar, start=epoch * steps_per_epoch):
+            batch = _prepare(batch, generator, options.face_dropout, self.device)
+            for group in runner.optimizer.param_groups:
+                group['lr'] = _learning_rate(options, step, total_steps)
+            terms = runner.loss(batch, generator)
+            runner.optimizer.zero_grad(set_to_none=True)
+            terms['loss'].backward()
+            torch.nn.utils.clip_grad_norm_(runner.parameters, options.grad_clip)
+            runner.optimizer.step()
+            values = {name: float(value.detach()) for name, value in terms.items()}
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value
+            count += 1
+            bar.set_postfix(loss=f'{values["loss"]:.4f}')
+        return {'epoch': epoch + 1, **{f'train_{name}': value / count
+                                       for name, value in sums.items()}}
+
+    def _validate(self, runner: _StageRunner) -> dict:
+        """Return the val loss terms and, in the diffusion stage, the val metrics."""
+        if self.val_windows is None:
+            return {}
+        options = self.options
+        self.network.eval()
+        generator = torch.Generator().manual_seed(options.seed)  # the same draws every epoch
+        sums, count = {}, 0
+        with torch.no_grad():
+            for batch in _batches(self.val_windows, options.batch_size):
+                batch = _prepare(batch, generator, 0.0, self.device)
+                for name, value in runner.loss(batch, generator).items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach())
+                count += 1
+        record = {f'val_{name}': value / count for name, value in sums.items()}
+        if runner.stage == 'diffusion' and options.val_inputs > 0:
+            record['metrics'] = validation_metrics(self.generator, self.data.val, options)
+        return record
+
+    def _finish_epoch(self, runner: _StageRunner, stage: str, epoch: int, epochs: int,
+                      record: dict) -> None:
+        """Record the epoch, move the run on, write the checkpoint and the curves."""
+        state = self.state
+        state['history'].setdefault(stage, []).append(record)
+        state['seconds'] += record['seconds']
+        if epoch + 1 < epochs:
+            state['epoch'] = epoch + 1
+            state['optimizer'] = runner.optimizer.state_dict()
+        else:
+            state['stage_index'] += 1
+            state['epoch'] = 0
+            state['optimizer'] = None
+        if state['stage_index'] == len(self.options.stages):
+            state['complete'] = True
+            state['finished'] = _now()
+        checkpoint.check_may_write(self.out, state['run_id'], self.overwrite)
+        checkpoint.save_training_checkpoint(self.out, self.generator, self.provenance(), state)
+        self.overwrite = False  # replaced once: from now on the file is this run's own
+        plot.write_loss_curves(self.plot_path, state['history'], self.options.stages)
+        summary = ', '.join(f'{name} {value:.4g}' for name, value in record.items()
+                            if isinstance(value, float) and name != 'seconds')
+        metrics = record.get('metrics')
+        if metrics:
+            summary += ', ' + ', '.join(f'{name} {value:.4g}' for name, value in metrics.items())
+        LOGGER.info('%s epoch %d/%d: %s (%.1f s)', stage, epoch + 1, epochs, summary,
+                    record['seconds'])

@@ -1,0 +1,226 @@
+"""
+Training: each stage learns, resuming gives the uninterrupted result, checkpoints load.
+
+All on a tiny synthetic corpus (3 sessions of 4 s: one each for train, val and test).
+"""
+
+import argparse
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from react_ros import spec
+from react_ros.data.dataset import load_dataset
+from react_ros.data.synth import write_corpus
+from react_ros.eval.cli import add_arguments as add_eval_arguments, run_eval
+from react_ros.model.generator import ReactionGenerator
+from react_ros.train import checkpoint, losses
+from react_ros.train.cli import add_train_arguments, run_train
+from react_ros.train.normalisation import compute_normalisation, is_identity
+from react_ros.train.predict import add_predict_arguments, run_predict
+from react_ros.train.trainer import load_training_data, Trainer, TrainOptions
+import torch
+
+OPTIONS = {'epochs': (3, 3, 3), 'batch_size': 8, 'window': 32, 'warmup_steps': 2,
+           'val_inputs': 1, 'val_k': 2, 'val_frames': 60, 'seed': 3,
+           'threads': 1}  # one thread: robust on a machine whose cores are busy
+COMMAND = 'react-ros train --data CORPUS --out OUT (test)'
+
+
+class Interrupted(Exception):
+    """Stands in for a crash or Ctrl-C after a checkpoint was written."""
+
+
+@pytest.fixture(scope='module')
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp('corpus')
+    write_corpus(root, sessions=3, seed=0, clip_seconds=(4.0,), progress=False)
+    return root
+
+
+@pytest.fixture(scope='module')
+def data(corpus):
+    return load_training_data(corpus)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, data):
+    """One uninterrupted run of all three stages; returns its checkpoint path."""
+    out = tmp_path_factory.mktemp('run') / 'model.pt'
+    Trainer.fresh(out, data, TrainOptions(**OPTIONS), COMMAND, progress=False).run()
+    return out
+
+
+def _weights(path):
+    return ReactionGenerator.from_checkpoint(path).network.state_dict()
+
+
+def test_every_stage_decreases_its_loss(trained):
+    history = checkpoint.read_training_state(trained)['history']
+    for stage in ('tokenizer', 'predictor', 'diffusion'):
+        records = history[stage]
+        assert len(records) == 3
+        assert records[-1]['train_loss'] < records[0]['train_loss'], stage
+        assert np.isfinite(records[-1]['val_loss']), stage  # (one train session: it overfits)
+    metrics = history['diffusion'][-1]['metrics']
+    assert set(metrics) == {'FRCorr', 'FRDist', 'FRDiv'}
+    assert all(np.isfinite(value) for value in metrics.values())
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path, data, trained):
+    out = tmp_path / 'model.pt'
+    stops = [('predictor', 0), ('diffusion', 1)]
+
+    def interrupt(stage, epoch):
+        if stops and (stage, epoch) == stops[0]:
+            stops.pop(0)
+            raise Interrupted
+
+    trainer = Trainer.fresh(out, data, TrainOptions(**OPTIONS), COMMAND, progress=False)
+    with pytest.raises(Interrupted):
+        trainer.run(interrupt)
+    state = checkpoint.read_training_state(out)
+    assert (state['stage_index'], state['epoch']) == (1, 1)
+    assert state['optimizer'] is not None
+    for _ in range(2):  # stops in the diffusion stage once more, then completes
+        try:
+            Trainer.resume(out, data, 'resume (test)', progress=False).run(interrupt)
+        except Interrupted:
+            assert checkpoint.read_training_state(out)['stage_index'] == 2
+    assert not stops
+    resumed, uninterrupted = _weights(out), _weights(trained)
+    assert resumed.keys() == uninterrupted.keys()
+    for name, value in uninterrupted.items():
+        assert torch.equal(resumed[name], value), name
+    history = checkpoint.read_training_state(out)['history']
+    reference = checkpoint.read_training_state(trained)['history']
+    assert [r['train_loss'] for r in history['diffusion']] == [
+        r['train_loss'] for r in reference['diffusion']]
+    assert ReactionGenerator.from_checkpoint(out).provenance['resumed_with'] == [
+        'resume (test)'] * 2
+
+
+def test_checkpoint_loads_with_provenance_and_statistics(trained, corpus, data):
+    generator = ReactionGenerator.from_checkpoint(trained)
+    provenance = generator.provenance
+    assert provenance['command'] == COMMAND
+    assert provenance['seed'] == OPTIONS['seed']
+    assert provenance['data']['root'] == str(corpus.resolve())
+    assert provenance['data']['train_pairs'] == len(data.train.pairs)
+    assert provenance['stages_trained'] == ['tokenizer', 'predictor', 'diffusion']
+    assert provenance['complete'] and provenance['started'] and provenance['finished']
+    assert provenance['training_seconds'] > 0
+    # The statistics are the train split's, not the identity, and travel in the checkpoint.
+    network = generator.network
+    stats = compute_normalisation(data.train)
+    assert not is_identity(stats)
+    assert torch.allclose(network.encoder.audio_mean, stats['audio_mean'])
+    assert torch.allclose(network.encoder.visual_std, stats['visual_std'])
+    assert torch.allclose(network.tokenizer.frame_mean, stats['listener_mean'])
+    pair = data.val.pairs[0]
+    visual, _ = pair.speaker_visual()
+    # Visual channels mean and std match numpy over the train pairs' speaker attributes.
+    attributes = np.concatenate([p.speaker_attributes for p in data.train.pairs])
+    assert np.allclose(stats['visual_mean'][:spec.NUM_ATTRIBUTES], attributes.mean(axis=0),
+                       atol=1e-5)
+    reactions = generator.generate(pair.speaker_audio[:30], visual[:30], k=2, online=True)
+    assert reactions.shape == (2, 30, spec.NUM_CHANNELS)
+    assert spec.within_range(reactions).all()
+    # The finished file drops the optimizer state: a few MB, not three times that.
+    assert checkpoint.read_training_state(trained)['optimizer'] is None
+    assert (trained.parent / 'model_losses.png').is_file()
+    image = cv2.imread(str(trained.parent / 'model_losses.png'))
+    assert image is not None and image.std() > 10
+
+
+def _train_args(*argv):
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_refuses_to_overwrite_another_run(tmp_path, corpus, trained, capsys):
+    out = tmp_path / 'model.pt'
+    shutil.copy(trained, out)
+    before = out.read_bytes()
+    quick = ('--stage', 'tokenizer', '--epochs', '1', '--window', '32', '--threads', '1',
+             '--data', str(corpus), '--out', str(out), '--quiet')
+    assert run_train(_train_args(*quick)) == 2
+    assert '--overwrite' in capsys.readouterr().err
+    assert out.read_bytes() == before
+    # Not a checkpoint at all: refused too.
+    other = tmp_path / 'notes.pt'
+    other.write_text('my notes')
+    assert run_train(_train_args(*quick[:-3], '--out', str(other))) == 2
+    assert other.read_text() == 'my notes'
+    # Resume with other options is refused; resuming a complete run does nothing.
+    assert run_train(_train_args(*quick, '--resume')) == 2
+    assert 'differ' in capsys.readouterr().err
+    assert run_train(_train_args('--data', str(corpus), '--out', str(out), '--resume')) == 0
+    assert out.read_bytes() == before
+    # --overwrite replaces it with a new run.
+    assert run_train(_train_args(*quick, '--overwrite'), command='overwrite (test)') == 0
+    state = checkpoint.read_training_state(out)
+    assert state['run_id'] != checkpoint.read_training_state(trained)['run_id']
+    assert ReactionGenerator.from_checkpoint(out).provenance['command'] == 'overwrite (test)'
+    assert not [path for path in tmp_path.iterdir() if path.suffix == '.tmp']
+
+
+def test_later_stages_need_earlier_ones(tmp_path, corpus, trained, capsys):
+    args = _train_args('--stage', 'predictor', '--data', str(corpus), '--out',
+                       str(tmp_path / 'p.pt'), '--quiet')
+    assert run_train(args) == 2
+    assert 'tokenizer' in capsys.readouterr().err
+    assert not (tmp_path / 'p.pt').exists()
+
+
+def test_continuous_codes_round_to_the_fsq_codes(trained):
+    tokenizer = ReactionGenerator.from_checkpoint(trained).network.tokenizer
+    latent = 3 * torch.randn(4, 50, len(tokenizer.fsq._levels), generator=torch.Generator()
+                             .manual_seed(0))
+    codes, _ = tokenizer.fsq(latent)
+    continuous = losses.continuous_codes(tokenizer.fsq, latent)
+    half_width = tokenizer.fsq._levels // 2
+    assert torch.equal(torch.round(continuous * half_width) / half_width, codes)
+    assert not torch.equal(continuous, codes)
+
+
+def test_channels_and_frames_a_dataset_lacks_do_not_count(trained):
+    network = ReactionGenerator.from_checkpoint(trained).network
+    generator = torch.Generator().manual_seed(1)
+    listener = torch.rand(2, 16, spec.NUM_CHANNELS, generator=generator)
+    mask = torch.ones(2, spec.NUM_CHANNELS, dtype=torch.bool)
+    mask[:, spec.NUM_ATTRIBUTES:] = False  # a dataset without 3DMM
+    valid = torch.ones(2, 16, dtype=torch.bool)
+    valid[:, 12:] = False  # padding past the end of a short clip
+    batch = {'listener': listener, 'listener_mask': mask, 'valid': valid}
+
+    def loss_with(change):
+        changed = listener.clone()
+        change(changed)
+        with torch.no_grad():
+            return losses.tokenizer_loss(network, dict(batch, listener=changed))
+
+    reference = loss_with(lambda frames: None)
+    assert loss_with(lambda frames: frames[..., spec.NUM_ATTRIBUTES:].add_(5.0)) == reference
+    assert loss_with(lambda frames: frames[:, 12:].add_(5.0)) == reference
+    assert loss_with(lambda frames: frames[:, :12, :spec.NUM_ATTRIBUTES].add_(0.5)) != reference
+
+
+def test_predictions_file_scores_with_react_ros_eval(tmp_path, corpus, trained, capsys):
+    parser = argparse.ArgumentParser()
+    add_predict_arguments(parser)
+    prediction = tmp_path / 'pred.npy'
+    assert run_predict(parser.parse_args([
+        '--ckpt', str(trained), '--data', str(corpus), '--out', str(prediction), '-k', '2',
+        '--online', '--quiet'])) == 0
+    values = np.load(prediction)
+    test_split = load_dataset(corpus, 'test', mirror=False)
+    assert values.shape == (len(test_split.pairs), 2, 120, spec.NUM_ATTRIBUTES)
+    capsys.readouterr()
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    assert run_eval(parser.parse_args(['--data', str(corpus), '--pred', str(prediction),
+                                       '--json'])) == 0
+    assert 'FRCorr' in capsys.readouterr().out
