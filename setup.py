@@ -16,6 +16,7 @@ setup(
         (SHARE_DIR, ['package.xml']),
         (f'{SHARE_DIR}/launch', glob('launch/*.launch.py')),
         (f'{SHARE_DIR}/config', glob('config/*.yaml') + glob('config/*.xml')),
+        (f'{SHARE_DIR}/models', glob('models/*.pt')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

@@ -11,23 +11,32 @@ def stamp_to_seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
-def default_config_path(name: str) -> Path:
+def package_file(folder: str, name: str) -> Path:
     """
-    Return config/NAME from the installed package share, or from the source tree.
+    Return FOLDER/NAME from the installed package share, or from the source tree.
 
-    A colcon install puts config/ under share/react_ros; a source checkout (pip -e, tests)
-    has it at the repository root.
+    A colcon install puts config/ and models/ under share/react_ros; a source checkout
+    (pip -e, tests) has them at the repository root.
     """
     try:
         from ament_index_python.packages import (get_package_share_directory,
                                                  PackageNotFoundError)
         try:
-            return Path(get_package_share_directory('react_ros')) / 'config' / name
+            return Path(get_package_share_directory('react_ros')) / folder / name
         except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH at all
             pass
     except ImportError:
         pass
-    return Path(__file__).resolve().parents[2] / 'config' / name
+    return Path(__file__).resolve().parents[2] / folder / name
+
+
+def default_config_path(name: str) -> Path:
+    """Return config/NAME of the package."""
+    return package_file('config', name)
+
+
+# Trained on the synthetic corpus by the command in docs/training.md.
+DEFAULT_MODEL = 'reaction_synth.pt'
 
 
 def run_node(node_class, args=None):

@@ -25,7 +25,8 @@ from react_ros.errors import InputProblem
 from react_ros.features.audio import AudioBuffer, PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
-from react_ros.nodes.common import default_config_path, run_node, stamp_to_seconds
+from react_ros.nodes.common import (DEFAULT_MODEL, default_config_path, package_file,
+                                    run_node, stamp_to_seconds)
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
@@ -67,7 +68,8 @@ class ReactionNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('reaction_node', **kwargs)
         self.declare_parameter('model_path', '', _descriptor(
-            'Model checkpoint (.pt). Empty: an untrained instance of the default networks.'))
+            'Model checkpoint (.pt). Empty: the package\'s models/reaction_synth.pt (trained on '
+            'the synthetic corpus); "untrained": fresh networks (for tests of the plumbing).'))
         self.declare_parameter('seed', -1, _descriptor(
             'Seed of the reaction stream; -1 draws a new one at every activation.',
             int_range=(-1, 2**31 - 1)))
@@ -118,14 +120,16 @@ class ReactionNode(LifecycleNode):
 
     def _configure(self):
         torch.set_num_threads(self.get_parameter('torch_threads').value)
-        model_path = self.get_parameter('model_path').value
-        if model_path:
-            self._generator = ReactionGenerator.from_checkpoint(model_path)
-        else:
+        model_path = self.get_parameter('model_path').value or package_file('models',
+                                                                            DEFAULT_MODEL)
+        if model_path == 'untrained':
             self.get_logger().warning(
-                'model_path is empty: running an UNTRAINED instance of the reaction networks; '
-                'its reactions carry no meaning yet')
+                'model_path is "untrained": running fresh, UNTRAINED reaction networks; '
+                'their reactions carry no meaning')
             self._generator = ReactionGenerator.untrained()
+        else:
+            self._generator = ReactionGenerator.from_checkpoint(model_path)
+            self.get_logger().info(f'reaction model: {model_path}')
         self._pipeline = ReactionPipeline(
             self._generator, seed=0,
             face_detect_width=self.get_parameter('face_detect_width').value,
