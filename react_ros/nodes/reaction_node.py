@@ -25,7 +25,7 @@ from react_ros.errors import InputProblem
 from react_ros.features.audio import AudioBuffer, PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
-from react_ros.nodes.common import (DEFAULT_MODEL, default_config_path, package_file,
+from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, package_file,
                                     run_node, stamp_to_seconds)
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
@@ -68,8 +68,8 @@ class ReactionNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('reaction_node', **kwargs)
         self.declare_parameter('model_path', '', _descriptor(
-            'Model checkpoint (.pt). Empty: the package\'s models/reaction_synth.pt (trained on '
-            'the synthetic corpus); "untrained": fresh networks (for tests of the plumbing).'))
+            "Model checkpoint (.pt). Empty: the package's models/reaction_synth.pt (trained on "
+            "the synthetic corpus); 'untrained': fresh networks (for tests of the plumbing)."))
         self.declare_parameter('seed', -1, _descriptor(
             'Seed of the reaction stream; -1 draws a new one at every activation.',
             int_range=(-1, 2**31 - 1)))
