@@ -68,7 +68,7 @@ def test_every_stage_decreases_its_loss(trained):
     assert all(np.isfinite(value) for value in metrics.values())
 
 
-def test_resume_gives_the_uninterrupted_result(tmp_path, data, trained):
+def test_resume_gives_the_uninterrupted_result(tmp_path, corpus, data, trained):
     out = tmp_path / 'model.pt'
     stops = [('predictor', 0), ('diffusion', 1)]
 
@@ -83,6 +83,8 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, data, trained):
     state = checkpoint.read_training_state(out)
     assert (state['stage_index'], state['epoch']) == (1, 1)
     assert state['optimizer'] is not None
+    with pytest.raises(ValueError, match='other data'):
+        Trainer.resume(out, load_training_data(corpus, mirror=True), 'resume (test)')
     for _ in range(2):  # stops in the diffusion stage once more, then completes
         try:
             Trainer.resume(out, data, 'resume (test)', progress=False).run(interrupt)

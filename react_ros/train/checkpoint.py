@@ -71,6 +71,10 @@ def write_atomically(path: Path, write) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp',
                                          dir=path.parent)
     os.close(handle)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         write(temporary)
         os.replace(temporary, path)

@@ -62,8 +62,8 @@ def _draw_panel(canvas: np.ndarray, origin: tuple, title: str, series: list,
         value = y_low + fraction * (y_high - y_low)
         _, y = pixel(x_low, value)
         cv2.line(canvas, (x0, y), (x0 + width, y), (225, 225, 225), 1)
-        cv2.putText(canvas, _tick(10 ** value if log_scale else value), (origin[0] + 5, y + 4), FONT, 0.4, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        label = _tick(10 ** value if log_scale else value)
+        cv2.putText(canvas, label, (origin[0] + 5, y + 4), FONT, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     for x in (x_low, x_high):
         px, _ = pixel(x, y_low)
         cv2.putText(canvas, f'{x:g}', (px - 5, y0 + height + 16), FONT, 0.4, (0, 0, 0), 1,

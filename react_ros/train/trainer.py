@@ -46,6 +46,8 @@ STAGE_NEEDS = {'tokenizer': (), 'predictor': ('tokenizer',),
 # Config fields that only change sampling: they may be set on top of an --init checkpoint.
 SAMPLING_FIELDS = ('temperature', 'top_k', 'sampling_steps')
 VALIDATION_METRICS = ('FRCorr', 'FRDist', 'FRDiv')
+# What must match for --resume to continue on the same data (the root may have moved).
+RESUME_DATA_KEYS = ('layout', 'fps', 'mirror', 'train_pairs', 'train_frames')
 FINAL_LEARNING_RATE_FRACTION = 0.1
 
 
@@ -82,9 +84,11 @@ class TrainOptions:
         if len(self.epochs) != len(self.stages) or min(self.epochs) < 1:
             raise ValueError(f'epochs must be one positive count per stage {self.stages}, '
                              f'got {self.epochs}')
-        for name in ('batch_size', 'window', 'val_k', 'val_frames', 'val_windows'):
+        for name in ('batch_size', 'val_k', 'val_frames', 'val_windows'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.window < 2:
+            raise ValueError(f'window must be >= 2 frames, got {self.window}')
         if self.val_inputs < 0 or self.warmup_steps < 0 or self.threads < 0:
             raise ValueError('val_inputs, warmup_steps and threads must be >= 0')
         if not 0.0 <= self.face_dropout <= 1.0:
@@ -328,9 +332,14 @@ class Trainer:
         state = checkpoint.read_training_state(out)
         if state is None:
             raise ValueError(f'{out} holds no training state to resume')
+        described = data.describe()
+        changed = [key for key in RESUME_DATA_KEYS if state['data'][key] != described[key]]
+        if changed:
+            raise ValueError(f'{out} was trained on other data than {data.root}: '
+                             + ', '.join(f'{key} {state["data"][key]} then, {described[key]} now'
+                                         for key in changed))
         generator = ReactionGenerator.from_checkpoint(out, device=device)
-        state = dict(state, commands=list(state['commands']) + [command],
-                     data=data.describe())
+        state = dict(state, commands=list(state['commands']) + [command], data=described)
         return cls(out, data, generator, state, **kwargs)
 
     # ---- running
