@@ -14,6 +14,7 @@ import argparse
 import os
 from pathlib import Path
 import random
+import re
 import threading
 import time
 
@@ -83,7 +84,8 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
         if not wait_until(lambda: recorder.count_publishers(FACE_TOPIC) > 0, STARTUP_TIMEOUT_S):
             raise RuntimeError(f'face_display_node did not start; see {out_dir}')
         print(f'replaying {bag} ...')
-        print(play(bag, dict(os.environ), out_dir))
+        played = play(bag, dict(os.environ), out_dir)
+        print(played)
         previous = -1
         while recorder.counts.get(FACE_TOPIC, 0) != previous:  # the last frames in flight
             previous = recorder.counts.get(FACE_TOPIC, 0)
@@ -95,7 +97,8 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
         executor.shutdown()
         recorder.close()
         rclpy.try_shutdown()
-    return {'messages': recorder.messages}
+    return {'messages': recorder.messages,
+            'frames_played': int(re.search(rf'{IMAGE_TOPIC}: (\d+)', played).group(1))}
 
 
 def _stamp_ns(msg) -> int:
@@ -113,7 +116,7 @@ def summarise(session: dict) -> dict:
     from sensor_msgs.msg import JointState
 
     reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
-    frames_in = len(session['messages'].get(IMAGE_TOPIC, []))
+    frames_in = session['frames_played']
     latencies_ms = np.array([(received - _stamp_ns(msg)) / 1e6 for received, msg in reactions])
     stamps = np.array(sorted(_stamp_ns(msg) for _, msg in reactions)) / 1e9
     span = stamps[-1] - stamps[0] if len(stamps) > 1 else float('nan')
@@ -130,7 +133,7 @@ def summarise(session: dict) -> dict:
 
 def format_summary(summary: dict, video: Path) -> str:
     """Format the summary as a small table for the terminal."""
-    rows = [('frames in (camera, as received)', f"{summary['frames_in']}"),
+    rows = [('frames in (camera, as played)', f"{summary['frames_in']}"),
             ('frames out (reactions)', f"{summary['frames_out']} "
                                        f"({summary['answered_pct']:.1f} %)"),
             ('rendered face frames', f"{summary['face_images']}"),
