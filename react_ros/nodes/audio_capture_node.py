@@ -9,11 +9,10 @@ sample. If the device cannot be opened the node says why and retries.
 import queue
 
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
-from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from react_ros.nodes.common import run_node
+from react_ros.nodes.common import parameter_descriptor, run_node
 import sounddevice
 
 SAMPLE_FORMAT = 'S16LE'
@@ -25,19 +24,16 @@ class AudioCaptureNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('audio_capture_node', **kwargs)
-        self.declare_parameter('device', '', ParameterDescriptor(
-            description='PortAudio input device name or index; empty: the default device.'))
-        self.declare_parameter('sample_rate', 16000, ParameterDescriptor(
-            description='Capture rate in Hz.',
-            integer_range=[IntegerRange(from_value=8000, to_value=192000)]))
-        self.declare_parameter('channels', 1, ParameterDescriptor(
-            description='Channels to capture.',
-            integer_range=[IntegerRange(from_value=1, to_value=8)]))
-        self.declare_parameter('chunk_ms', 20, ParameterDescriptor(
-            description='Duration of one published chunk in milliseconds.',
-            integer_range=[IntegerRange(from_value=5, to_value=500)]))
-        self.declare_parameter('frame_id', 'microphone', ParameterDescriptor(
-            description='frame_id of the published headers.'))
+        self.declare_parameter('device', '', parameter_descriptor(
+            'PortAudio input device name or index; empty: the default device.'))
+        self.declare_parameter('sample_rate', 16000, parameter_descriptor(
+            'Capture rate in Hz.', int_range=(8000, 192000)))
+        self.declare_parameter('channels', 1, parameter_descriptor(
+            'Channels to capture.', int_range=(1, 8)))
+        self.declare_parameter('chunk_ms', 20, parameter_descriptor(
+            'Duration of one published chunk in milliseconds.', int_range=(5, 500)))
+        self.declare_parameter('frame_id', 'microphone', parameter_descriptor(
+            'frame_id of the published headers.'))
         self._rate = self.get_parameter('sample_rate').value
         self._channels = self.get_parameter('channels').value
         self._chunk = self._rate * self.get_parameter('chunk_ms').value // 1000

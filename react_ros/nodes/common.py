@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
@@ -50,3 +51,14 @@ def run_node(node_class, args=None):
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def parameter_descriptor(description, *, int_range=None, float_range=None):
+    """Describe a parameter, with an inclusive integer or floating-point range if given."""
+    ranges = {}
+    if int_range:
+        ranges['integer_range'] = [IntegerRange(from_value=int_range[0], to_value=int_range[1])]
+    if float_range:
+        ranges['floating_point_range'] = [
+            FloatingPointRange(from_value=float_range[0], to_value=float_range[1])]
+    return ParameterDescriptor(description=description, **ranges)

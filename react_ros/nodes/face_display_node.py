@@ -9,10 +9,9 @@ drawn by react_ros.render.face.render_face, stamped like the coefficients it sho
 import array
 
 import numpy as np
-from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from react_ros import spec
-from react_ros.nodes.common import run_node
+from react_ros.nodes.common import parameter_descriptor, run_node
 from react_ros.render.face import MIN_SIZE, NEUTRAL_FRAME, render_face
 from sensor_msgs.msg import Image, JointState
 
@@ -25,11 +24,10 @@ class FaceDisplayNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('face_display_node', **kwargs)
-        self.declare_parameter('image_size', 480, ParameterDescriptor(
-            description='Edge of the square face image in pixels.',
-            integer_range=[IntegerRange(from_value=MIN_SIZE, to_value=MAX_IMAGE_SIZE, step=1)]))
-        self.declare_parameter('frame_id', 'robot_face', ParameterDescriptor(
-            description='frame_id written into the header of the published images.'))
+        self.declare_parameter('image_size', 480, parameter_descriptor(
+            'Edge of the square face image in pixels.', int_range=(MIN_SIZE, MAX_IMAGE_SIZE)))
+        self.declare_parameter('frame_id', 'robot_face', parameter_descriptor(
+            'frame_id written into the header of the published images.'))
         self.image_size = self.get_parameter('image_size').value
         self.frame_id = self.get_parameter('frame_id').value
         self.publisher = self.create_publisher(Image, 'face/image', 10)

@@ -16,7 +16,6 @@ from audio_common_msgs.msg import AudioDataStamped, AudioInfo
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import Expression, FacialActionUnits
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
@@ -26,7 +25,7 @@ from react_ros.features.audio import AudioBuffer, PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
 from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, package_file,
-                                    run_node, stamp_to_seconds)
+                                    parameter_descriptor, run_node, stamp_to_seconds)
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
@@ -47,16 +46,6 @@ HRI_EXPRESSIONS = {
 }
 
 
-def _descriptor(description, *, read_only=False, int_range=None, float_range=None):
-    ranges = {}
-    if int_range:
-        ranges['integer_range'] = [IntegerRange(from_value=int_range[0], to_value=int_range[1])]
-    if float_range:
-        ranges['floating_point_range'] = [
-            FloatingPointRange(from_value=float_range[0], to_value=float_range[1])]
-    return ParameterDescriptor(description=description, read_only=read_only, **ranges)
-
-
 class ReactionNode(LifecycleNode):
     """Publishes one listener reaction frame per processed camera frame."""
 
@@ -67,35 +56,35 @@ class ReactionNode(LifecycleNode):
 
     def __init__(self, **kwargs):
         super().__init__('reaction_node', **kwargs)
-        self.declare_parameter('model_path', '', _descriptor(
+        self.declare_parameter('model_path', '', parameter_descriptor(
             "Model checkpoint (.pt). Empty: the package's models/reaction_synth.pt (trained on "
             "the synthetic corpus); 'untrained': fresh networks (for tests of the plumbing)."))
-        self.declare_parameter('seed', -1, _descriptor(
+        self.declare_parameter('seed', -1, parameter_descriptor(
             'Seed of the reaction stream; -1 draws a new one at every activation.',
             int_range=(-1, 2**31 - 1)))
-        self.declare_parameter('face_detect_width', 320, _descriptor(
+        self.declare_parameter('face_detect_width', 320, parameter_descriptor(
             'Width (px) frames are downscaled to for face detection.', int_range=(80, 1920)))
-        self.declare_parameter('face_detect_every', 2, _descriptor(
+        self.declare_parameter('face_detect_every', 2, parameter_descriptor(
             'Detect the face on every n-th frame and reuse the answer in between.',
             int_range=(1, 30)))
-        self.declare_parameter('torch_threads', 1, _descriptor(
+        self.declare_parameter('torch_threads', 1, parameter_descriptor(
             'CPU threads for the networks. One avoids contention with the other nodes; the '
             'per-frame step is too small to gain from more.', int_range=(1, 64)))
-        self.declare_parameter('audio_wait_s', 0.04, _descriptor(
+        self.declare_parameter('audio_wait_s', 0.04, parameter_descriptor(
             "How long to wait for audio up to a frame's stamp before treating it as silence.",
             float_range=(0.0, 0.5)))
-        self.declare_parameter('audio.sample_rate', 16000, _descriptor(
+        self.declare_parameter('audio.sample_rate', 16000, parameter_descriptor(
             'Microphone sample rate (Hz) until an audio_info message says otherwise.',
             int_range=(4000, 192000)))
-        self.declare_parameter('audio.channels', 1, _descriptor(
+        self.declare_parameter('audio.channels', 1, parameter_descriptor(
             'Microphone channel count until audio_info says otherwise.', int_range=(1, 32)))
-        self.declare_parameter('audio.sample_format', 'S16LE', _descriptor(
+        self.declare_parameter('audio.sample_format', 'S16LE', parameter_descriptor(
             'Microphone sample format (S16LE, S32LE, F32LE) until audio_info says otherwise.'))
-        self.declare_parameter('silence_warning_s', 2.0, _descriptor(
+        self.declare_parameter('silence_warning_s', 2.0, parameter_descriptor(
             'Warn when no audio has arrived for this long.', float_range=(0.1, 60.0)))
-        self.declare_parameter('diagnostics_period_s', 1.0, _descriptor(
+        self.declare_parameter('diagnostics_period_s', 1.0, parameter_descriptor(
             'Period of /diagnostics messages.', float_range=(0.1, 60.0)))
-        self.declare_parameter('animatronic_config', '', _descriptor(
+        self.declare_parameter('animatronic_config', '', parameter_descriptor(
             "YAML mapping channels to controller joints. Empty: the package's "
             "config/animatronic.yaml. 'none' disables the animatronic output."))
         self._warn = ThrottledWarnings(self.get_logger().warning)
