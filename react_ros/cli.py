@@ -7,6 +7,8 @@
     react-ros synth --out DIR [--sessions N] [--seed S]     a synthetic dyadic corpus (MARS layout)
     react-ros eval --data DIR [--pred P.npy] [--baselines]  the REACT metric table
     react-ros train --stage all --data DIR --out CKPT       train the reaction model
+    react-ros export --ckpt CKPT --out engines/NAME/         ONNX graphs + manifest, checked
+    react-ros engines build|list|verify --engines DIR       TensorRT plans of an export
 """
 
 import argparse
@@ -39,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     from react_ros.train import cli as train_cli
     train_cli.add_train_arguments(commands.add_parser(
         'train', help='train the tokenizer, predictor and diffusion stages'))
+
+    from react_ros.backends import engines_cli, export
+    export.add_arguments(commands.add_parser(
+        'export', help="export a checkpoint's step graphs to ONNX (checked against PyTorch)"))
+    engines_cli.add_arguments(commands.add_parser(
+        'engines', help='build, list or verify TensorRT engines of an export'))
     return parser
 
 
@@ -60,6 +68,12 @@ def main(argv=None) -> int:
     if args.command == 'train':
         from react_ros.train.cli import run_train
         return run_train(args)
+    if args.command == 'export':
+        from react_ros.backends.export import run_export
+        return run_export(args)
+    if args.command == 'engines':
+        from react_ros.backends.engines_cli import run_engines
+        return run_engines(args)
     from react_ros.demo import run_demo
     return run_demo(args)
 

@@ -65,6 +65,51 @@ def _check_finite(tensor: torch.Tensor, name: str) -> None:
         raise ValueError(f'{name} contains NaN or inf')
 
 
+def check_frame_inputs(config: ReactionModelConfig, audio_features, visual_features,
+                       visual_present: bool) -> tuple:
+    """
+    Return one frame's inputs as (audio (A,), visual (V,) float32 tensors, present bool).
+
+    Raises ValueError naming the problem; the visual vector of a frame without a face is not
+    checked (it is never used).
+    """
+    audio = _as_float_tensor(audio_features, 'audio_features')
+    visual = _as_float_tensor(visual_features, 'visual_features')
+    _check_shape(audio, 'audio_features', (config.audio_dim,), f'({config.audio_dim},)')
+    _check_shape(visual, 'visual_features', (config.visual_dim,), f'({config.visual_dim},)')
+    _check_finite(audio, 'audio_features')
+    present = bool(visual_present)
+    if present:
+        _check_finite(visual, 'visual_features')
+    return audio, visual, present
+
+
+def check_sequence_inputs(config: ReactionModelConfig, audio_features, visual_features,
+                          visual_mask=None) -> tuple:
+    """
+    Return a whole sequence's inputs as (audio (T, A), visual (T, V), mask (T,) bool) tensors.
+
+    visual_mask None means a face on every frame. Raises ValueError naming the problem.
+    """
+    audio = _as_float_tensor(audio_features, 'audio_features')
+    visual = _as_float_tensor(visual_features, 'visual_features')
+    frames = audio.shape[0] if audio.ndim == 2 and audio.shape[0] > 0 else 'T'
+    _check_shape(audio, 'audio_features', (frames, config.audio_dim),
+                 f'(T, {config.audio_dim}) with T >= 1')
+    _check_shape(visual, 'visual_features', (frames, config.visual_dim),
+                 f'({frames}, {config.visual_dim})')
+    if visual_mask is None:
+        mask = torch.ones(frames, dtype=torch.bool)
+    else:
+        mask = _as_float_tensor(visual_mask, 'visual_mask')
+        _check_shape(mask, 'visual_mask', (frames,), f'({frames},)')
+        _check_finite(mask, 'visual_mask')
+        mask = mask != 0
+    _check_finite(audio, 'audio_features')
+    _check_finite(visual[mask], 'visual_features (frames with a face)')
+    return audio, visual, mask
+
+
 @contextlib.contextmanager
 def _one_intra_op_thread():
     """
@@ -123,16 +168,8 @@ class ReactionStream:
         audio_features (A,), visual_features (V,); when visual_present is False the visual
         vector is ignored (not even checked for NaN).
         """
-        config = self._generator.config
-        audio = _as_float_tensor(audio_features, 'audio_features')
-        visual = _as_float_tensor(visual_features, 'visual_features')
-        _check_shape(audio, 'audio_features', (config.audio_dim,), f'({config.audio_dim},)')
-        _check_shape(visual, 'visual_features', (config.visual_dim,),
-                     f'({config.visual_dim},)')
-        _check_finite(audio, 'audio_features')
-        present = bool(visual_present)
-        if present:
-            _check_finite(visual, 'visual_features')
+        audio, visual, present = check_frame_inputs(self._generator.config, audio_features,
+                                                    visual_features, visual_present)
         device = self._generator.device
         with torch.inference_mode():
             speaker = self._generator.network.encoder.step(
@@ -243,23 +280,9 @@ class ReactionGenerator:
         can replace it later without changing this signature. Runs on one intra-op thread
         whatever torch.get_num_threads() says (see _one_intra_op_thread).
         """
-        config = self.config
-        audio = _as_float_tensor(audio_features, 'audio_features')
-        visual = _as_float_tensor(visual_features, 'visual_features')
-        frames = audio.shape[0] if audio.ndim == 2 and audio.shape[0] > 0 else 'T'
-        _check_shape(audio, 'audio_features', (frames, config.audio_dim),
-                     f'(T, {config.audio_dim}) with T >= 1')
-        _check_shape(visual, 'visual_features', (frames, config.visual_dim),
-                     f'({frames}, {config.visual_dim})')
-        if visual_mask is None:
-            mask = torch.ones(frames, dtype=torch.bool)
-        else:
-            mask = _as_float_tensor(visual_mask, 'visual_mask')
-            _check_shape(mask, 'visual_mask', (frames,), f'({frames},)')
-            _check_finite(mask, 'visual_mask')
-            mask = mask != 0
-        _check_finite(audio, 'audio_features')
-        _check_finite(visual[mask], 'visual_features (frames with a face)')
+        audio, visual, mask = check_sequence_inputs(self.config, audio_features,
+                                                    visual_features, visual_mask)
+        frames = audio.shape[0]
         stream = self.stream(k, seed, sampling_steps)
         with _one_intra_op_thread():
             if online:

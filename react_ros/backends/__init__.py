@@ -1,0 +1,164 @@
+"""
+Inference backends of the reaction model: PyTorch, ONNX Runtime, TensorRT, one interface.
+
+`load_generator(checkpoint, backend)` returns an object with the ReactionGenerator interface
+(`config`, `stream(k, seed)`, `generate(...)`) running on the chosen backend, and the
+BackendChoice that says which one and why. 'auto' takes TensorRT when it imports and a CUDA
+GPU is present, else ONNX Runtime, else PyTorch; an explicit backend that is not available
+raises BackendUnavailable naming what is missing.
+"""
+
+from dataclasses import dataclass
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from react_ros.backends.manifest import file_sha256, Manifest, StaleExportError
+from react_ros.model.generator import check_sequence_inputs, ReactionGenerator
+
+BACKENDS = ('auto', 'tensorrt', 'onnxruntime', 'torch')
+CACHE_ROOT = Path.home() / '.cache' / 'react_ros' / 'engines'
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What this machine offers the backends."""
+
+    tensorrt: bool
+    cuda: bool
+    onnxruntime: bool
+
+    @classmethod
+    def probe(cls) -> 'Availability':
+        """Look at the installed packages and the GPU (imports nothing heavy it need not)."""
+        import torch
+        return cls(tensorrt=importlib.util.find_spec('tensorrt') is not None,
+                   cuda=torch.cuda.is_available(),
+                   onnxruntime=importlib.util.find_spec('onnxruntime') is not None)
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend that will run, and why (for the log)."""
+
+    name: str
+    reason: str
+
+
+def choose_backend(requested: str, available: Availability) -> BackendChoice:
+    """Resolve 'auto' or check an explicit backend against what is available."""
+    if requested not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got {requested!r}')
+    missing = {
+        'tensorrt': [what for what, present in (('the tensorrt Python package', available
+                                                 .tensorrt), ('a CUDA GPU', available.cuda))
+                     if not present],
+        'onnxruntime': [] if available.onnxruntime else ['the onnxruntime Python package'],
+        'torch': [],
+    }
+    if requested != 'auto':
+        if missing[requested]:
+            raise BackendUnavailable(f'backend {requested!r} is not available: missing '
+                                     + ' and '.join(missing[requested]))
+        return BackendChoice(requested, 'requested')
+    if not missing['tensorrt']:
+        return BackendChoice('tensorrt', 'auto: TensorRT imports and a CUDA GPU is present')
+    why_not = ' and '.join(missing['tensorrt'])
+    if not missing['onnxruntime']:
+        return BackendChoice('onnxruntime', f'auto: no TensorRT ({why_not} missing)')
+    return BackendChoice('torch', f'auto: no TensorRT ({why_not} missing), no onnxruntime')
+
+
+class GraphGenerator:
+    """The ReactionGenerator interface over the exported step graphs (ONNX Runtime, TensorRT)."""
+
+    def __init__(self, runner, manifest: Manifest):
+        self.config = manifest.config
+        self.manifest = manifest
+        self.runner = runner
+
+    def stream(self, k: int = 10, seed: int = 0, sampling_steps: int = None):
+        """Start an online reaction with k samples (the exported number of DDIM steps)."""
+        from react_ros.backends.graph_stream import GraphStream
+
+        steps = self.manifest.sampling_steps
+        if sampling_steps not in (None, steps):
+            raise ValueError(f'these graphs were exported with {steps} DDIM steps, not '
+                             f'{sampling_steps}; export again with --sampling-steps')
+        if not 1 <= k <= self.manifest.data['max_batch']:
+            raise ValueError(f'k must be in 1..{self.manifest.data["max_batch"]} for the '
+                             f'exported graphs, got {k}')
+        return GraphStream(self.runner, self.config, k, seed)
+
+    def generate(self, audio_features, visual_features, visual_mask=None, k: int = 10,
+                 seed: int = 0, online: bool = True, sampling_steps: int = None) -> np.ndarray:
+        """
+        Return k reactions (k, T, 83) float32, as ReactionGenerator.generate.
+
+        The graphs are the streaming step only, so offline runs the same frame by frame
+        (what the PyTorch offline path computes too, up to float rounding).
+        """
+        audio, visual, mask = check_sequence_inputs(self.config, audio_features,
+                                                    visual_features, visual_mask)
+        stream = self.stream(k, seed, sampling_steps)
+        return np.stack([stream.step(audio[t], visual[t], bool(mask[t]))
+                         for t in range(audio.shape[0])], axis=1)
+
+
+def default_export_folder(checkpoint) -> Path:
+    """Return where the export of a checkpoint goes when no folder is given."""
+    checkpoint = Path(checkpoint)
+    return CACHE_ROOT / f'{checkpoint.stem}-{file_sha256(checkpoint)[:12]}'
+
+
+def ensure_export(checkpoint, folder=None, log=print) -> Manifest:
+    """
+    Return the verified export of a checkpoint, exporting it first if the folder has none.
+
+    A folder holding an export of another checkpoint, or files that changed after export, is
+    refused (StaleExportError), never overwritten.
+    """
+    folder = Path(folder) if folder else default_export_folder(checkpoint)
+    checkpoint_hash = file_sha256(checkpoint)
+    try:
+        manifest = Manifest.load(folder)
+    except StaleExportError:
+        if (folder / 'manifest.json').exists():
+            raise
+        from react_ros.backends.export import export_checkpoint
+
+        log(f'no ONNX export of {checkpoint} in {folder}: exporting it (about 20 s)')
+        export_checkpoint(checkpoint, folder, log=log)
+        manifest = Manifest.load(folder)
+    manifest.verify(checkpoint_hash)
+    return manifest
+
+
+def load_generator(checkpoint, backend: str = 'auto', export_folder=None, threads: int = 1,
+                   precision: str = 'auto', available: Availability = None, log=print) -> tuple:
+    """
+    Return (generator, BackendChoice) for a checkpoint on a backend.
+
+    export_folder: the checkpoint's ONNX export (default: a per-checkpoint folder under
+    ~/.cache/react_ros/engines, exported on first use). threads: CPU threads of the torch
+    and ONNX Runtime backends. precision: TensorRT 'auto' (fp16 when fast), 'fp16', 'fp32'.
+    """
+    choice = choose_backend(backend, available or Availability.probe())
+    log(f'backend: {choice.name} ({choice.reason})')
+    if choice.name == 'torch':
+        import torch
+        torch.set_num_threads(threads)
+        return ReactionGenerator.from_checkpoint(checkpoint), choice
+    manifest = ensure_export(checkpoint, export_folder, log)
+    if choice.name == 'onnxruntime':
+        from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
+        runner = OnnxRuntimeRunner(manifest, threads)
+        log(f'ONNX Runtime providers: {", ".join(runner.providers)}')
+    else:
+        from react_ros.backends.tensorrt_backend import TensorRTRunner
+        runner = TensorRTRunner(manifest, precision, log=log)
+    return GraphGenerator(runner, manifest), choice
