@@ -17,6 +17,9 @@ setup(
         (f'{SHARE_DIR}/launch', glob('launch/*.launch.py')),
         (f'{SHARE_DIR}/config', glob('config/*.yaml') + glob('config/*.xml')),
         (f'{SHARE_DIR}/models', glob('models/*.pt')),
+        # ONNX export of the shipped model; TensorRT plans are built on the robot (tensorrt/).
+        (f'{SHARE_DIR}/engines/reaction_synth', glob('engines/reaction_synth/*.onnx')
+         + glob('engines/reaction_synth/manifest.json')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

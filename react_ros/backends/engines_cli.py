@@ -116,7 +116,7 @@ def _online_agreement(checkpoint, manifest: Manifest, frames: int, k: int = 4) -
         difference = np.abs(reference.step(audio, visual, present)
                             - candidate.step(audio, visual, present)).max()
         worst = max(worst, float(difference))
-        same += bool((reference._previous_token == candidate._previous_token).all())
+        same += bool((reference.last_tokens == candidate.last_tokens).all())
     return same, worst
 
 

@@ -62,6 +62,11 @@ class GraphStream:
         self._frame = 0
         self._previous_token = torch.full((k,), self._config.codebook_size, dtype=torch.long)
 
+    @property
+    def last_tokens(self) -> np.ndarray:
+        """Return the FSQ tokens (k,) sampled at the latest step (the start token before)."""
+        return self._previous_token.numpy()
+
     def _run(self, name: str, *inputs) -> torch.Tensor:
         device = self._runner.device
         inputs = [value.to(device) for value in inputs] + [self._states[name]]

@@ -161,6 +161,11 @@ class ReactionStream:
         self._previous_token = torch.full((self.k,), network.predictor.start_token,
                                           dtype=torch.long, device=device)
 
+    @property
+    def last_tokens(self) -> np.ndarray:
+        """Return the FSQ tokens (k,) sampled at the latest step (the start token before)."""
+        return self._previous_token.cpu().numpy()
+
     def step(self, audio_features, visual_features, visual_present: bool) -> np.ndarray:
         """
         Return k listener frames (k, 83) float32 for one input frame.
