@@ -9,6 +9,7 @@
     react-ros train --stage all --data DIR --out CKPT       train the reaction model
     react-ros export --ckpt CKPT --out engines/NAME/         ONNX graphs + manifest, checked
     react-ros engines build|list|verify --engines DIR       TensorRT plans of an export
+    react-ros features --data DIR [--split S] [--force]     cache per-frame speaker features
 """
 
 import argparse
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     train_cli.add_train_arguments(commands.add_parser(
         'train', help='train the tokenizer, predictor and diffusion stages'))
 
+    from react_ros.perception import features_cli
+    features_cli.add_arguments(commands.add_parser(
+        'features', help='extract and cache per-frame speaker features of a dataset'))
+
     from react_ros.backends import engines_cli, export
     export.add_arguments(commands.add_parser(
         'export', help="export a checkpoint's step graphs to ONNX (checked against PyTorch)"))
@@ -68,6 +73,9 @@ def main(argv=None) -> int:
     if args.command == 'train':
         from react_ros.train.cli import run_train
         return run_train(args)
+    if args.command == 'features':
+        from react_ros.perception.features_cli import run_features
+        return run_features(args)
     if args.command == 'export':
         from react_ros.backends.export import run_export
         return run_export(args)

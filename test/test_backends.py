@@ -67,8 +67,8 @@ def test_export_writes_checked_graphs_and_a_manifest(fresh_export):
 
 
 @pytest.mark.parametrize('name', GRAPH_NAMES)
-def test_onnxruntime_matches_torch_per_graph_across_k_and_positions(name, fresh_export,
-                                                                   torch_generator):
+def test_onnxruntime_matches_torch_per_graph_across_k_and_positions(
+        name, fresh_export, torch_generator):
     config = torch_generator.config
     graph = build_graphs(torch_generator.network, config, config.sampling_steps)[name]
     session = onnxruntime.InferenceSession(str(fresh_export.graph_path(name)))
@@ -102,8 +102,8 @@ def test_step_graphs_equal_the_pytorch_stream(torch_generator):
             np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def test_online_sequence_on_onnxruntime_samples_the_same_tokens_as_torch(fresh_export,
-                                                                        torch_generator):
+def test_online_sequence_on_onnxruntime_samples_the_same_tokens_as_torch(
+        fresh_export, torch_generator):
     audio, visual, mask = _sequence(150, seed=2)  # past the 64-frame windows
     reference = torch_generator.stream(4, seed=7)
     candidate = GraphGenerator(OnnxRuntimeRunner(fresh_export), fresh_export).stream(4, seed=7)
@@ -180,7 +180,8 @@ def test_profiles_cover_k_1_to_16_with_fixed_state_windows(fresh_export):
 
 
 def _key(entry, **changes):
-    gpu = dict(name='NVIDIA Jetson Orin', compute_capability='8.7', tensorrt_version='10.3.0')
+    gpu = {'name': 'NVIDIA Jetson Orin', 'compute_capability': '8.7',
+           'tensorrt_version': '10.3.0'}
     gpu.update({name: value for name, value in changes.items() if name in gpu})
     return engine_key(entry, GpuIdentity(**gpu), changes.get('precision', 'fp16'),
                       profile_shapes(entry, changes.get('opt_batch', 10)))
@@ -195,14 +196,14 @@ def test_engine_cache_rebuilds_unless_the_key_and_the_plan_match(fresh_export, t
     assert not cache_decision(plan, key_file, wanted).use  # no key: unknown origin
     write_key(plan, key_file, wanted, build_seconds=12.3)
     assert cache_decision(plan, key_file, wanted).use
-    for change, field in ((dict(name='NVIDIA GeForce RTX 4090'), 'gpu_name'),
-                          (dict(compute_capability='8.9'), 'compute_capability'),
-                          (dict(tensorrt_version='10.8.0'), 'tensorrt_version'),
-                          (dict(precision='fp32'), 'precision'),
-                          (dict(opt_batch=1), 'profiles')):
+    for change, field in (({'name': 'NVIDIA GeForce RTX 4090'}, 'gpu_name'),
+                          ({'compute_capability': '8.9'}, 'compute_capability'),
+                          ({'tensorrt_version': '10.8.0'}, 'tensorrt_version'),
+                          ({'precision': 'fp32'}, 'precision'),
+                          ({'opt_batch': 1}, 'profiles')):
         decision = cache_decision(plan, key_file, _key(entry, **change))
         assert not decision.use and field in decision.reason
-    new_onnx = dict(entry, sha256='0' * 64)
+    new_onnx = {**entry, 'sha256': '0' * 64}
     assert 'onnx_sha256' in cache_decision(plan, key_file, _key(new_onnx)).reason
     plan.write_bytes(b'serialised engine bytez')  # damaged on disk
     assert 'corrupt' in cache_decision(plan, key_file, wanted).reason

@@ -10,8 +10,8 @@ ONNX Runtime matches PyTorch on random inputs for several k.
 """
 
 import argparse
-import itertools
 from dataclasses import dataclass
+import itertools
 import json
 import logging
 from pathlib import Path

@@ -38,6 +38,7 @@ def default_config_path(name: str) -> Path:
 
 # Trained on the synthetic corpus by the command in docs/training.md.
 DEFAULT_MODEL = 'reaction_synth.pt'
+DEFAULT_MODEL_EXPORT = 'reaction_synth'  # its ONNX export, engines/reaction_synth/
 
 
 def run_node(node_class, args=None):

@@ -20,12 +20,14 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
+from react_ros.backends import load_generator
 from react_ros.errors import InputProblem
 from react_ros.features.audio import AudioBuffer, PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
-from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, package_file,
-                                    parameter_descriptor, run_node, stamp_to_seconds)
+from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, DEFAULT_MODEL_EXPORT,
+                                    package_file, parameter_descriptor, run_node,
+                                    stamp_to_seconds)
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
@@ -67,9 +69,20 @@ class ReactionNode(LifecycleNode):
         self.declare_parameter('face_detect_every', 2, parameter_descriptor(
             'Detect the face on every n-th frame and reuse the answer in between.',
             int_range=(1, 30)))
+        self.declare_parameter('backend', 'auto', parameter_descriptor(
+            "Inference backend: 'auto' (TensorRT with a GPU, else ONNX Runtime, else "
+            "PyTorch), 'tensorrt', 'onnxruntime' or 'torch'. An explicit backend that cannot "
+            'run here fails configure, saying what is missing.'))
+        self.declare_parameter('engines_dir', '', parameter_descriptor(
+            "The model's ONNX export (react-ros export) and TensorRT plans. Empty: the "
+            "package's engines/reaction_synth for the default model, else a per-checkpoint "
+            'folder under ~/.cache/react_ros/engines, exported on first use.'))
+        self.declare_parameter('tensorrt_precision', 'auto', parameter_descriptor(
+            "TensorRT precision: 'auto' (fp16 where the GPU is fast at it), 'fp16', 'fp32'."))
         self.declare_parameter('torch_threads', 1, parameter_descriptor(
-            'CPU threads for the networks. One avoids contention with the other nodes; the '
-            'per-frame step is too small to gain from more.', int_range=(1, 64)))
+            'CPU threads for the networks (PyTorch and ONNX Runtime). One avoids contention '
+            'with the other nodes; the per-frame step is too small to gain from more.',
+            int_range=(1, 64)))
         self.declare_parameter('audio_wait_s', 0.04, parameter_descriptor(
             "How long to wait for audio up to a frame's stamp before treating it as silence.",
             float_range=(0.0, 0.5)))
@@ -93,6 +106,7 @@ class ReactionNode(LifecycleNode):
         self._worker: Optional[threading.Thread] = None
         self._active = False
         self._generator = None
+        self._backend = ''
 
     # Lifecycle -----------------------------------------------------------------------------
 
@@ -109,16 +123,7 @@ class ReactionNode(LifecycleNode):
 
     def _configure(self):
         torch.set_num_threads(self.get_parameter('torch_threads').value)
-        model_path = self.get_parameter('model_path').value or package_file('models',
-                                                                            DEFAULT_MODEL)
-        if model_path == 'untrained':
-            self.get_logger().warning(
-                'model_path is "untrained": running fresh, UNTRAINED reaction networks; '
-                'their reactions carry no meaning')
-            self._generator = ReactionGenerator.untrained()
-        else:
-            self._generator = ReactionGenerator.from_checkpoint(model_path)
-            self.get_logger().info(f'reaction model: {model_path}')
+        self._generator = self._load_generator()
         self._pipeline = ReactionPipeline(
             self._generator, seed=0,
             face_detect_width=self.get_parameter('face_detect_width').value,
@@ -201,6 +206,29 @@ class ReactionNode(LifecycleNode):
                 destroyers[name[name.rindex('_'):]](entity)
             setattr(self, name, None)
         self._generator = self._pipeline = self._mapper = None
+
+    def _load_generator(self):
+        backend = self.get_parameter('backend').value
+        model_path = self.get_parameter('model_path').value
+        if model_path == 'untrained':
+            if backend not in ('auto', 'torch'):
+                raise ValueError("model_path 'untrained' runs on the torch backend only (no "
+                                 f'checkpoint to export), not {backend!r}')
+            self.get_logger().warning(
+                'model_path is "untrained": running fresh, UNTRAINED reaction networks on '
+                'PyTorch; their reactions carry no meaning')
+            self._backend = 'torch'
+            return ReactionGenerator.untrained()
+        engines_dir = self.get_parameter('engines_dir').value or None
+        if not model_path:
+            model_path = package_file('models', DEFAULT_MODEL)
+            engines_dir = engines_dir or package_file('engines', DEFAULT_MODEL_EXPORT)
+        self.get_logger().info(f'reaction model: {model_path}')
+        generator, choice = load_generator(
+            model_path, backend, engines_dir, self.get_parameter('torch_threads').value,
+            self.get_parameter('tensorrt_precision').value, log=self.get_logger().info)
+        self._backend = choice.name
+        return generator
 
     def _load_animatronic(self) -> Optional[AnimatronicMapper]:
         path = self.get_parameter('animatronic_config').value
@@ -385,6 +413,7 @@ class ReactionNode(LifecycleNode):
         latencies, self._latencies = self._latencies, []
         compute_times, self._compute_times = self._compute_times, []
         values = {
+            'backend': self._backend,
             'rate_hz': len(recent) / period,
             'latency_p50_ms': 1000 * statistics.median(latencies) if latencies else float('nan'),
             'latency_max_ms': 1000 * max(latencies) if latencies else float('nan'),
