@@ -3,9 +3,13 @@ Time the visual half of speaker perception per 640x480 frame, on one core.
 
 Frames: skimage's astronaut (one face, resized to 480x480 and padded to 640x480), the same
 frame with the face shifted a few pixels every frame (a moving speaker), two faces side by
-side, and a blank frame (no face). For each, VisualPerception.process runs on --frames frames
-after a warm-up and the table shows p50, p90 and mean milliseconds; a second table splits the
-one-face frame into its stages (detection, mesh, expression network, pose + AU geometry).
+side, a blank frame and skimage's coins stretched to 640x480 (no face, but textured: BlazeFace
+finds nothing, so the Haar cascade fallback runs on one frame in five, and sees a false face
+there that the mesh rejects). The one-face frame also runs with detector='haar' (the cascade
+finds the face, then the mesh tracks it). For each, VisualPerception.process runs on --frames
+frames after a warm-up and the table shows p50, p90 and mean milliseconds; a second table
+splits the one-face frame into its stages (detection, mesh, expression network, pose + AU
+geometry) and times one Haar cascade run (320 px wide) on the one-face and coins frames.
 LiteRT runs with num_threads=1 and OpenCV with one thread.
 
     .venv/bin/python benchmarks/bench_perception.py [--frames 200]
@@ -29,6 +33,11 @@ def astronaut_frame(width: int = 640, height: int = 480) -> np.ndarray:
     left = (width - height) // 2
     frame[:, left:left + height] = face
     return frame
+
+
+def coins_frame() -> np.ndarray:
+    """Return skimage's coins stretched to 640x480 RGB."""
+    return cv2.resize(cv2.cvtColor(data.coins(), cv2.COLOR_GRAY2RGB), (640, 480))
 
 
 def two_faces_frame() -> np.ndarray:
@@ -63,28 +72,34 @@ def main():
     args = parser.parse_args()
     cv2.setNumThreads(1)
     perception = VisualPerception(num_threads=1)
+    haar_perception = VisualPerception(num_threads=1, detector='haar')
     one_face = astronaut_frame()
     shifts = [np.roll(one_face, (int(3 * np.sin(i / 5)), int(6 * np.sin(i / 7))), axis=(0, 1))
               for i in range(64)]
     two_faces = two_faces_frame()
     blank = np.zeros_like(one_face)
-    cases = [('one face (static)', lambda i: one_face),
-             ('one face (moving)', lambda i: shifts[i % len(shifts)]),
-             ('two faces', lambda i: two_faces),
-             ('no face (blank)', lambda i: blank)]
+    coins = coins_frame()
+    cases = [('one face (static)', perception, lambda i: one_face),
+             ('one face (moving)', perception, lambda i: shifts[i % len(shifts)]),
+             ('two faces', perception, lambda i: two_faces),
+             ('no face (blank)', perception, lambda i: blank),
+             ('no face (coins, Haar 1 in 5)', perception, lambda i: coins),
+             ('one face (moving), detector=haar', haar_perception,
+              lambda i: shifts[i % len(shifts)])]
 
     print(f'VisualPerception.process, 640x480 RGB, {args.frames} frames per case, '
           f'1 thread ({platform.processor() or platform.machine()})')
     print(f'{"case":34s} {"p50 ms":>7s} {"p90 ms":>7s} {"mean ms":>7s}  present/problem')
-    for name, frame_at in cases:
-        perception.reset()
-        times = _time(lambda i: perception.process(frame_at(i), i / 30.0), args.frames)
-        observation = perception.process(frame_at(0), args.frames / 30.0)
+    for name, case_perception, frame_at in cases:
+        case_perception.reset()
+        times = _time(lambda i: case_perception.process(frame_at(i), i / 30.0), args.frames)
+        observation = case_perception.process(frame_at(0), args.frames / 30.0)
         print(f'{_row(name, times)}  {observation.present}/{observation.problem or "-"}')
 
     detector = face_models.FaceDetector(num_threads=1)
     mesh = face_models.FaceMesh(num_threads=1)
     expression = face_models.ExpressionClassifier(num_threads=1)
+    haar = face_models.HaarFaceDetector(detect_width=320)
     landmarks, _ = mesh(one_face, face_models.region_from_detection(detector(one_face)[0]))
     region = face_models.region_from_landmarks(landmarks)
 
@@ -100,7 +115,9 @@ def main():
     for name, call in (('BlazeFace full range (192x192)', lambda i: detector(one_face)),
                        ('face mesh (192x192 crop)', lambda i: mesh(one_face, region)),
                        ('fer expression (64x64 crop)', classify),
-                       ('head pose + AU measures', geometry)):
+                       ('head pose + AU measures', geometry),
+                       ('Haar cascade, one face (320 wide)', lambda i: haar(one_face)),
+                       ('Haar cascade, coins (320 wide)', lambda i: haar(coins))):
         print(_row(name, _time(call, args.frames)))
 
 

@@ -1,8 +1,9 @@
 """
 The per-frame reaction pipeline the nodes run, free of ROS.
 
-One step: a camera frame (or none) and the audio before its stamp go in; one listener frame
-(83 channels, react_ros.spec) comes out, from the generator's online stream.
+Camera frames and microphone chunks go into speaker perception as they arrive; for each
+camera frame, the speaker features aligned to its stamp go through the generator's online
+stream, and one listener frame (83 channels, react_ros.spec) comes out.
 """
 
 from dataclasses import dataclass
@@ -11,10 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from react_ros.features.audio import frame_audio_features, WINDOW_SAMPLES
-from react_ros.features.image import FacePresenceDetector
-from react_ros.model.generator import ReactionGenerator
-from react_ros.spec import EXPRESSION_NAMES, EXPRESSION_SLICE
+from react_ros.perception.speaker import SpeakerFeatures, SpeakerPerception
+from react_ros.spec import AUDIO_SAMPLE_RATE, EXPRESSION_NAMES, EXPRESSION_SLICE
 
 
 @dataclass
@@ -25,6 +24,7 @@ class ReactionFrame:
     face_present: bool
     expression: str  # one of spec.EXPRESSION_NAMES
     expression_confidence: float
+    speaker: SpeakerFeatures  # the model's input for this frame
 
 
 def top_expression(values: np.ndarray):
@@ -35,49 +35,52 @@ def top_expression(values: np.ndarray):
 
 
 class ReactionPipeline:
-    """Features + one online reaction stream (one sample: the robot shows one reaction)."""
+    """
+    Speaker perception + one online reaction stream (one sample: the robot shows one reaction).
 
-    def __init__(self, generator: ReactionGenerator, seed: int, face_detect_width: int = 320,
-                 face_detect_every: int = 1):
+    generator: anything with the ReactionGenerator interface (any backend). Not thread-safe:
+    callers serialise push_audio and step.
+    """
+
+    def __init__(self, generator, seed: int, perception: SpeakerPerception = None):
         self._generator = generator
-        self._detect_face = FacePresenceDetector(face_detect_width)
-        # Face detection is most of a frame's cost and presence changes slowly: detecting on
-        # every n-th frame and reusing the answer in between keeps up on small CPUs.
-        self._detect_every = face_detect_every
+        self.perception = SpeakerPerception() if perception is None else perception
         self.reset(seed)
 
     def reset(self, seed: int):
-        """Start a new reaction stream (new interaction, or the input timeline restarted)."""
+        """Start over: a new reaction stream, and perception forgets the speaker."""
+        self.perception.reset()
+        self.restart_stream(seed)
+
+    def restart_stream(self, seed: int):
+        """Start a new reaction stream; perception keeps its state (it handles restarts)."""
         self._stream = self._generator.stream(k=1, seed=seed)
-        self._frames_since_detection = None
-        self._visual = None
 
     def warm_up(self):
         """Run one throwaway frame so the first real frame does not pay for lazy set-up."""
-        self.step(np.zeros((240, 320, 3), np.uint8), np.zeros(WINDOW_SAMPLES, np.float32))
+        self.push_audio(np.zeros(AUDIO_SAMPLE_RATE // 10, np.float32), 0.0)
+        self.step(np.zeros((480, 640, 3), np.uint8), 0.1)
+        self.perception.reset()
         self._stream.reset()
-        self._frames_since_detection = self._visual = None
 
-    def _visual_input(self, rgb: np.ndarray):
-        due = (self._frames_since_detection is None
-               or self._frames_since_detection + 1 >= self._detect_every)
-        if due:
-            self._visual = self._detect_face(rgb)
-            self._frames_since_detection = 0
-        else:
-            self._frames_since_detection += 1
-        return self._visual
+    def push_audio(self, samples: np.ndarray, stamp: float,
+                   sample_rate: int = AUDIO_SAMPLE_RATE) -> list:
+        """Add a microphone chunk (first sample at stamp); return warnings new with it."""
+        return self.perception.push_audio(samples, stamp, sample_rate)
 
-    def step(self, rgb: Optional[np.ndarray], audio_window: np.ndarray) -> ReactionFrame:
-        """Advance one frame. rgb: (H, W, 3) uint8 or None; audio_window: the samples before it."""
-        visual = None if rgb is None else self._visual_input(rgb)
-        audio_features = frame_audio_features(np.nan_to_num(audio_window))
-        visual_features = visual.features if visual else np.zeros(
-            self._generator.config.visual_dim, np.float32)
-        face_present = bool(visual and visual.face_present)
-        values = self._stream.step(audio_features, visual_features, face_present)[0]
+    @property
+    def audio_end_time(self) -> float:
+        """Return the time just after the newest audio sample (-inf before any)."""
+        return self.perception.audio.end_time
+
+    def step(self, rgb: Optional[np.ndarray], stamp: float) -> ReactionFrame:
+        """Advance one frame: rgb (H, W, 3) uint8 or None (no new image), stamped in seconds."""
+        if rgb is not None:
+            self.perception.process(rgb, stamp)
+        speaker = self.perception.features_at(stamp)
+        values = self._stream.step(speaker.audio, speaker.visual, speaker.visual_present)[0]
         expression, confidence = top_expression(values)
-        return ReactionFrame(values, face_present, expression, confidence)
+        return ReactionFrame(values, speaker.visual_present, expression, confidence, speaker)
 
 
 class ThrottledWarnings:

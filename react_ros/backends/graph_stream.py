@@ -8,6 +8,7 @@ latent's noise), so every backend samples the same tokens from the same logits.
 """
 
 import numpy as np
+from react_ros.backends.graphs import RING_GRAPHS, write_ring_slot
 from react_ros.model.generator import check_frame_inputs
 from react_ros.model.token_predictor import sample_tokens
 import torch
@@ -70,7 +71,11 @@ class GraphStream:
     def _run(self, name: str, *inputs) -> torch.Tensor:
         device = self._runner.device
         inputs = [value.to(device) for value in inputs] + [self._states[name]]
-        output, self._states[name] = self._runner.run(name, inputs)
+        output, state_update = self._runner.run(name, inputs)
+        if name in RING_GRAPHS:
+            write_ring_slot(self._states[name], state_update, self._frame)
+        else:
+            self._states[name] = state_update
         return output
 
     def step(self, audio_features, visual_features, visual_present: bool) -> np.ndarray:

@@ -14,6 +14,8 @@ from react_ros.backends.graphs import GRAPH_NAMES
 from react_ros.model.config import ReactionModelConfig
 
 MANIFEST_FILE = 'manifest.json'
+# Version 2: attention graphs return the newest frame's keys and values, not the whole ring.
+FORMAT_VERSION = 2
 MAX_BATCH = 16  # the largest k the exported graphs and TensorRT profiles are built for
 
 
@@ -51,6 +53,11 @@ class Manifest:
             raise StaleExportError(f'{path} is not valid JSON: {error}') from None
         if data.get('format') != 'react_ros.onnx_export':
             raise StaleExportError(f'{path} is not a react_ros export manifest')
+        if data.get('format_version') != FORMAT_VERSION:
+            raise StaleExportError(
+                f'{folder} holds export format {data.get("format_version")}; this react_ros '
+                f'runs format {FORMAT_VERSION}: export again with `react-ros export --ckpt CKPT '
+                f'--out {folder} --force`')
         missing = [name for name in GRAPH_NAMES if name not in data.get('graphs', {})]
         if missing:
             raise StaleExportError(f'{path} lacks the graphs {missing}')

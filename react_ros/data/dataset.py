@@ -7,12 +7,28 @@ pair up, which listener clips are appropriate reactions); `build_dataset` loads 
 one. Files that are missing or unreadable are skipped and listed in `ReactDataset.skipped` with
 the reason; the clip pairs that need them are left out. `load_dataset` is the entry point.
 
+The speaker inputs come from one of two sources (`speaker_features`):
+
+- 'annotations': audio features computed here from the WAV (sequence_audio_features), visual
+  input from the dataset's speaker annotations (react_ros.data.speaker.speaker_visual), a face
+  on every frame;
+- 'extracted': what `react-ros features` cached for each speaker clip (react_ros.perception.
+  features_cli): the audio perception the robot runs live and, for a dataset with speaker
+  videos, the visual perception of the video, whose frames without a trustworthy face have
+  speaker_present False. The cache must be at the frame rate the dataset is loaded at (it is
+  not resampled: run `react-ros features --fps F` for another rate); a speaker clip without an
+  up-to-date cache entry is an error naming the command to run;
+- 'auto': 'extracted' when every speaker clip has an up-to-date cache entry, else
+  'annotations'; `ReactDataset.speaker_features` says which was used.
+
 A `ReactDataset` is a torch Dataset of whole sequences (for evaluation); `windows()` gives a
 torch Dataset of fixed-length windows (for training). Both yield dicts of tensors:
 
     speaker_visual (T, D)       25 attributes + 3 head rotation (+ 55 other 3DMM channels)
     speaker_visual_mask (D,)    False for channels the dataset lacks (rotation without 3DMM)
-    speaker_audio (T, 41)       sequence_audio_features at the frame times
+    speaker_present (T,)        False on frames without a trustworthy speaker face (extracted
+                                from video) and on padded frames
+    speaker_audio (T, 41)       audio features at the frame times
     listener (T, 83)            25 attributes + 58 3DMM, spec.CHANNEL_NAMES order
     listener_mask (83,)         False for the 3DMM channels when the dataset has no 3DMM
     valid (T,)                  False on frames padded past the end of a short sequence
@@ -21,7 +37,7 @@ torch Dataset of fixed-length windows (for training). Both yield dicts of tensor
 
 from concurrent.futures import ProcessPoolExecutor
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 from pathlib import Path
 import re
@@ -36,6 +52,8 @@ from torch.utils.data import Dataset
 
 LOGGER = logging.getLogger(__name__)
 LAYOUTS = ('react2024', 'mars')
+SPEAKER_FEATURES = ('annotations', 'extracted', 'auto')
+NOT_EXTRACTED = 'not extracted'
 
 
 class DatasetFormatError(ValueError):
@@ -45,6 +63,10 @@ class DatasetFormatError(ValueError):
         super().__init__(f'{path}: {reason}')
         self.path = str(path)
         self.reason = reason
+
+
+class SpeakerFeaturesError(ValueError):
+    """Extracted speaker features that are missing, out of date or unusable for this load."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +260,8 @@ class Clip:
     attributes: np.ndarray
     mm: np.ndarray = None
     audio: np.ndarray = None  # (T, 41); None for a clip that is never a speaker
+    # The `react-ros features` ClipFeatures of a speaker clip; None: inputs from annotations.
+    extracted: object = None
 
     @property
     def length(self) -> int:
@@ -314,9 +338,28 @@ class ClipPair:
         """Return the (83,) mask of the listener channels the dataset has."""
         return frame_mask(self.listener.mm is not None)
 
-    def speaker_visual(self, include_mm: bool = False) -> tuple:
-        """Return the speaker visual input (T, D) and its (D,) channel mask."""
-        return speaker_visual(self.speaker_attributes, self.speaker_mm, include_mm)
+    @property
+    def speaker_present(self) -> np.ndarray:
+        """Return (T,) bool: frames with a trustworthy speaker face (all, for annotations)."""
+        if self.speaker.extracted is None:
+            return np.ones(self.length, bool)
+        return self.speaker.extracted.visual_present[:self.length]
+
+    def speaker_visual(self, include_mm: bool = False, start: int = 0,
+                       stop: int = None) -> tuple:
+        """Return the speaker visual input of frames [start, stop) (T, D) and its (D,) mask."""
+        stop = self.length if stop is None else min(stop, self.length)
+        extracted = self.speaker.extracted
+        if extracted is None:
+            mm = self.speaker_mm
+            return speaker_visual(self.speaker_attributes[start:stop],
+                                  None if mm is None else mm[start:stop], include_mm)
+        if include_mm:
+            raise SpeakerFeaturesError(
+                f'{self.speaker_id}: extracted speaker features have the '
+                f'{spec.SPEAKER_VISUAL_DIM} visual channels only; the other 3DMM channels '
+                f'(include_mm) need speaker_features=annotations')
+        return extracted.visual[start:stop], extracted.visual_mask
 
 
 @dataclass
@@ -410,6 +453,100 @@ def load_clip(source: ClipSource, native_fps: float, fps: float,
     return Clip(source.clip_id, fps, attributes, mm, audio)
 
 
+def _extracted_features(plan: DatasetPlan, fps: float, features_root: Path) -> tuple:
+    """
+    Return the cached features of the plan's speaker clips, and why the others have none.
+
+    Returns ({clip id: ClipFeatures}, {clip id: problem}) over the clips with audio.
+    """
+    # Imported here: the extractor builds on this module.
+    from react_ros.perception import features_cli
+
+    video_dir = plan.root / plan.split / features_cli.VIDEO_DIRS[plan.layout]
+    found, problems = {}, {}
+    for source in plan.clips:
+        if source.audio is None:
+            continue
+        path = features_cli.cache_path(features_root, plan.split, source.clip_id)
+        if not path.is_file():
+            problems[source.clip_id] = NOT_EXTRACTED
+            continue
+        video = video_dir / f'{source.clip_id}{features_cli.VIDEO_SUFFIX}'
+        # The key the extractor wrote: its version, the frame rate and the source files' stats.
+        key = features_cli.cache_key(features_cli._sources(source, video), fps)
+        features = features_cli.read_cache(path, key)
+        if features is not None:
+            found[source.clip_id] = features
+            continue
+        stored = features_cli.read_cache(path)
+        if stored is None:
+            problems[source.clip_id] = f'unreadable cache file {path}'
+        elif stored.fps != fps:
+            problems[source.clip_id] = (f'extracted at {stored.fps:g} fps, the dataset is '
+                                        f'loaded at {fps:g} fps')
+        else:
+            problems[source.clip_id] = ('out of date (its files, or the extractor version, '
+                                        'changed since the extraction)')
+    return found, problems
+
+
+def _features_command(plan: DatasetPlan, fps: float, features_root: Path) -> str:
+    """Return the command that extracts a plan's speaker features at fps."""
+    rate = '' if fps == plan.fps else f' --fps {fps:g}'
+    return f'react-ros features --data {features_root} --split {plan.split}{rate}'
+
+
+def _features_problem(plan: DatasetPlan, fps: float, features_root: Path,
+                      problems: dict) -> str:
+    """Return one message on the speaker clips without usable extracted features."""
+    listed = '; '.join(f'{clip_id}: {problem}' for clip_id, problem
+                       in list(problems.items())[:3])
+    more = f' (+{len(problems) - 3} more)' if len(problems) > 3 else ''
+    return (f'{features_root} split {plan.split}: {len(problems)} speaker clip(s) without '
+            f'up-to-date extracted features ({listed}{more}); run '
+            f'`{_features_command(plan, fps, features_root)}`')
+
+
+def _choose_speaker_features(plan: DatasetPlan, fps: float, speaker_features: str,
+                             include_mm: bool, features_root: Path) -> tuple:
+    """
+    Return the source of the speaker inputs ('annotations' or 'extracted') and the cache.
+
+    Returns (source, {clip id: ClipFeatures}, ids of speaker clips never extracted). Those
+    clips are only allowed when they turn out unusable (the extractor skipped them too).
+    """
+    if speaker_features not in SPEAKER_FEATURES:
+        raise ValueError(f'unknown speaker_features {speaker_features!r}; choose from '
+                         f'{", ".join(SPEAKER_FEATURES)}')
+    if speaker_features == 'annotations':
+        return 'annotations', {}, ()
+    if include_mm:
+        if speaker_features == 'extracted':
+            raise SpeakerFeaturesError(
+                f'extracted speaker features have the {spec.SPEAKER_VISUAL_DIM} visual '
+                f'channels only; include_mm needs speaker_features=annotations')
+        LOGGER.info('speaker features: annotations (include_mm needs the 3DMM annotations)')
+        return 'annotations', {}, ()
+    found, problems = _extracted_features(plan, fps, features_root)
+    if speaker_features == 'extracted':
+        unextracted = tuple(clip_id for clip_id, problem in problems.items()
+                            if problem == NOT_EXTRACTED)
+        if not found or len(unextracted) < len(problems):
+            raise SpeakerFeaturesError(_features_problem(plan, fps, features_root, problems))
+        return 'extracted', found, unextracted
+    if found and not problems:
+        LOGGER.info('speaker features: extracted (%d clips of %s split %s)', len(found),
+                    features_root, plan.split)
+        return 'extracted', found, ()
+    if found:
+        LOGGER.warning('speaker features: annotations, because %s',
+                       _features_problem(plan, fps, features_root, problems))
+    else:
+        LOGGER.info('speaker features: annotations (none extracted; `%s` extracts them)',
+                    _features_command(plan, fps, features_root))
+    return 'annotations', {}, ()
+
+
 def _load_or_skip(job: tuple):
     """Load a clip, or return the SkippedFile saying why not (picklable, for worker processes)."""
     try:
@@ -420,7 +557,8 @@ def _load_or_skip(job: tuple):
 
 def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
                   length_tolerance_s: float = 1.0, include_mm: bool = False,
-                  workers: int = 0) -> 'ReactDataset':
+                  workers: int = 0, speaker_features: str = 'annotations',
+                  features_root=None) -> 'ReactDataset':
     """
     Load a plan's clips and pair them.
 
@@ -428,16 +566,24 @@ def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
     unusable file instead of skipping it. length_tolerance_s: how far a clip's modalities, or a
     speaker and its listener, may differ in length before they are rejected (they are cut to
     the shortest). include_mm: speaker visual inputs carry the other 3DMM channels. workers:
-    processes that load clips in parallel (0 or 1: this process).
+    processes that load clips in parallel (0 or 1: this process). speaker_features:
+    'annotations', 'extracted' or 'auto' (see the module docstring; SpeakerFeaturesError when
+    'extracted' finds no usable cache). features_root: the folder `react-ros features --data`
+    was given (None: plan.root).
     """
     fps = plan.fps if fps is None else float(fps)
     if fps <= 0:
         raise ValueError(f'fps must be positive, got {fps}')
+    features_root = plan.root if features_root is None else Path(features_root)
+    speaker_features, extracted, unextracted = _choose_speaker_features(
+        plan, fps, speaker_features, include_mm, features_root)
     skipped = list(plan.skipped)
     if strict and skipped:
         raise DatasetFormatError(skipped[0].path, skipped[0].reason)
     sources = {source.clip_id: source for source in plan.clips}
-    jobs = [(source, plan.fps, fps, length_tolerance_s) for source in plan.clips]
+    # Clips with extracted features skip the audio: the cache has it.
+    jobs = [(replace(source, audio=None) if source.clip_id in extracted else source, plan.fps,
+             fps, length_tolerance_s) for source in plan.clips]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_load_or_skip, jobs, chunksize=4))
@@ -451,6 +597,19 @@ def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
             skipped.append(result)
         else:
             clips[source.clip_id] = result
+    for clip_id, features in extracted.items():
+        clip = clips.get(clip_id)
+        if clip is None:
+            continue  # the file that failed is already listed
+        if len(features.audio) != clip.length:
+            raise SpeakerFeaturesError(
+                f'{features_root} split {plan.split}: {clip_id} has {clip.length} frames, its '
+                f'extracted features {len(features.audio)}; run '
+                f'`{_features_command(plan, fps, features_root)} --force`')
+        clip.audio, clip.extracted = features.audio, features
+    usable = {clip_id: NOT_EXTRACTED for clip_id in unextracted if clip_id in clips}
+    if usable:
+        raise SpeakerFeaturesError(_features_problem(plan, fps, features_root, usable))
     pairs = []
     tolerance = int(round(length_tolerance_s * fps))
     for pair in plan.pairs:
@@ -474,7 +633,7 @@ def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
                               pair.source_index, appropriate))
     skipped = list(dict.fromkeys(skipped))
     dataset = ReactDataset(plan.layout, plan.split, plan.root, fps, clips, pairs, skipped,
-                           include_mm)
+                           include_mm, speaker_features)
     log = LOGGER.warning if skipped else LOGGER.info
     log('%s', dataset.summary())
     return dataset
@@ -487,21 +646,19 @@ def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
 def _pair_item(pair: ClipPair, start: int, length: int, include_mm: bool) -> dict:
     """Return the tensors of frames [start, start + length) of a pair, zero padded past its end."""
     stop = min(start + length, pair.length)
-    speaker_mm = pair.speaker_mm
-    visual, visual_mask = speaker_visual(pair.speaker_attributes[start:stop],
-                                         None if speaker_mm is None else speaker_mm[start:stop],
-                                         include_mm)
+    visual, visual_mask = pair.speaker_visual(include_mm, start, stop)
     listener_mm = pair.listener_mm
     listener, listener_mask = compose_frame(
         pair.listener_attributes[start:stop],
         None if listener_mm is None else listener_mm[start:stop])
     sequences = {'speaker_visual': visual, 'speaker_audio': pair.speaker_audio[start:stop],
+                 'speaker_present': pair.speaker_present[start:stop],
                  'listener': listener, 'valid': np.ones(stop - start, bool)}
     padding = length - (stop - start)
     item = {name: torch.from_numpy(np.ascontiguousarray(
         np.pad(values, [(0, padding)] + [(0, 0)] * (values.ndim - 1))))
         for name, values in sequences.items()}
-    item.update(speaker_visual_mask=torch.from_numpy(visual_mask),
+    item.update(speaker_visual_mask=torch.tensor(visual_mask),
                 listener_mask=torch.from_numpy(listener_mask),
                 pair_index=torch.tensor(pair.index), start=torch.tensor(start))
     return item
@@ -512,10 +669,12 @@ class ReactDataset(Dataset):
     A loaded split: clips, clip pairs, the appropriate reactions of each pair, skipped files.
 
     As a torch Dataset it yields one whole sequence per pair (see the module docstring).
+    speaker_features says where the speaker inputs come from: 'annotations' or 'extracted'.
     """
 
     def __init__(self, layout: str, split: str, root: Path, fps: float, clips: dict,
-                 pairs: list, skipped: list, include_mm: bool = False):
+                 pairs: list, skipped: list, include_mm: bool = False,
+                 speaker_features: str = 'annotations'):
         self.layout = layout
         self.split = split
         self.root = Path(root)
@@ -524,6 +683,7 @@ class ReactDataset(Dataset):
         self.pairs = pairs
         self.skipped = skipped
         self.include_mm = include_mm
+        self.speaker_features = speaker_features
 
     def __len__(self) -> int:
         """Return the number of clip pairs."""
@@ -558,7 +718,8 @@ class ReactDataset(Dataset):
     def summary(self) -> str:
         """Return one line on what was loaded and what was skipped."""
         text = (f'{self.layout} {self.split} at {self.root}: {len(self.pairs)} clip pairs from '
-                f'{len(self.clips)} clips at {self.fps:g} fps')
+                f'{len(self.clips)} clips at {self.fps:g} fps, speaker features from '
+                f'{self.speaker_features}')
         if self.skipped:
             listed = '; '.join(f'{item.path}: {item.reason}' for item in self.skipped[:5])
             more = f' (+{len(self.skipped) - 5} more)' if len(self.skipped) > 5 else ''
@@ -597,7 +758,8 @@ class WindowDataset(Dataset):
 
 def load_dataset(root, split: str, layout: str = 'auto', *, mirror: bool = True,
                  fps: float = None, include_mm: bool = False, strict: bool = False,
-                 length_tolerance_s: float = 1.0, workers: int = 0) -> ReactDataset:
+                 length_tolerance_s: float = 1.0, workers: int = 0,
+                 speaker_features: str = 'annotations') -> ReactDataset:
     """
     Load one split of a REACT dataset.
 
@@ -606,6 +768,14 @@ def load_dataset(root, split: str, layout: str = 'auto', *, mirror: bool = True,
     upstream loaders do; pairs are ordered forward first, then mirrored). Other options: see
     `build_dataset`.
     """
+    plan = plan_dataset(root, split, layout, mirror=mirror)
+    return build_dataset(plan, fps=fps, strict=strict, length_tolerance_s=length_tolerance_s,
+                         include_mm=include_mm, workers=workers,
+                         speaker_features=speaker_features, features_root=root)
+
+
+def plan_dataset(root, split: str, layout: str = 'auto', mirror: bool = True) -> DatasetPlan:
+    """Return the DatasetPlan of one split (arguments as for `load_dataset`), loading nothing."""
     from react_ros.data import mars, react2024  # the readers build on this module
 
     readers = {'react2024': react2024, 'mars': mars}
@@ -622,6 +792,4 @@ def load_dataset(root, split: str, layout: str = 'auto', *, mirror: bool = True,
         layout = found[0]
     if layout not in readers:
         raise ValueError(f'unknown layout {layout!r}; layouts are auto, {", ".join(LAYOUTS)}')
-    plan = readers[layout].plan(root, split, mirror=mirror)
-    return build_dataset(plan, fps=fps, strict=strict, length_tolerance_s=length_tolerance_s,
-                         include_mm=include_mm, workers=workers)
+    return readers[layout].plan(root, split, mirror=mirror)

@@ -119,6 +119,10 @@ class PcmFormat:
 
     def decode(self, data: bytes) -> np.ndarray:
         """Decode interleaved PCM bytes into mono float32 audio at the model's rate."""
+        return to_model_rate(self.to_mono(data), self.sample_rate)
+
+    def to_mono(self, data: bytes) -> np.ndarray:
+        """Decode interleaved PCM bytes into mono float32 audio at self.sample_rate."""
         dtype, scale = self._DTYPES[self.sample_format]
         frame_bytes = np.dtype(dtype).itemsize * self.channels
         if len(data) == 0:
@@ -129,8 +133,7 @@ class PcmFormat:
                                f'{self.channels}-channel {self.sample_format} frames '
                                f'({frame_bytes} bytes each)')
         samples = np.frombuffer(data, dtype=dtype).astype(np.float32) / scale
-        mono = samples.reshape(-1, self.channels).mean(axis=1)
-        return to_model_rate(mono, self.sample_rate)
+        return samples.reshape(-1, self.channels).mean(axis=1)
 
 
 class AudioBuffer:

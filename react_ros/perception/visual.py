@@ -1,14 +1,17 @@
 """
 The visual half of speaker perception: camera RGB frames to the model's 28 speaker features.
 
-Per frame: BlazeFace finds the faces; the target speaker is the face overlapping the previous
-target, else the largest, most central one; the face mesh runs on a region tracked from the
-previous frame's landmarks (or the detection's, for a new target); head pose and AU occurrences
-come from the landmarks (face_geometry), expression probabilities from fer's network, valence
-and arousal from both. docs/perception.md documents every value.
+Per frame: BlazeFace finds the faces (OpenCV's Haar cascade when BlazeFace finds none and no
+face is tracked, every few frames, or always when BlazeFace cannot be loaded); the target
+speaker is the face overlapping the previous target, else the largest, most central one; the
+face mesh runs on a region tracked from the previous frame's landmarks (or the detection's, for
+a new target); head pose and AU occurrences come from the landmarks (face_geometry), expression
+probabilities from fer's network, valence and arousal from both. docs/perception.md documents
+every value.
 """
 
 from dataclasses import dataclass
+import logging
 
 import cv2
 import numpy as np
@@ -47,6 +50,9 @@ REGION_RESIZE = 0.05
 REGION_TURN = np.radians(2.0)
 
 PROBLEMS = ('no_face', 'tiny_face', 'profile', 'blurred', 'landmarks_failed')
+DETECTORS = ('blazeface', 'haar')
+
+_LOG = logging.getLogger(__name__)
 
 
 class VisualInputError(InputProblem):
@@ -108,16 +114,40 @@ class VisualPerception:
     min_sharpness: Laplacian variance of the 64x64 grey face crop below which it is 'blurred'.
     min_presence: face-mesh presence score below which the landmarks are not trusted.
     num_threads: LiteRT threads per network.
+    detector: 'blazeface' (Haar cascade as fallback) or 'haar' (the cascade only).
+    haar_width: the frame is shrunk to this width for the cascade.
+    haar_interval: while no face is found, the cascade runs on one frame in this many.
+
+    `detector` is the detector in use: 'haar' also when BlazeFace could not be loaded, with the
+    reason in `detector_problem` ('' otherwise), logged once as a warning.
     """
 
     def __init__(self, calibration_s: float = 3.0, min_face_px: int = 40,
                  max_yaw_deg: float = 45.0, min_sharpness: float = 60.0,
-                 min_presence: float = 0.5, num_threads: int = 1):
+                 min_presence: float = 0.5, num_threads: int = 1, detector: str = 'blazeface',
+                 haar_width: int = 320, haar_interval: int = 5):
+        if detector not in DETECTORS:
+            raise ValueError(f'detector must be one of {DETECTORS}, got {detector!r}')
+        if haar_interval < 1:
+            raise ValueError(f'haar_interval must be >= 1 frame, got {haar_interval}')
         self.min_face_px = min_face_px
         self.max_yaw = np.radians(max_yaw_deg)
         self.min_sharpness = min_sharpness
         self.min_presence = min_presence
-        self._detector = face_models.FaceDetector(num_threads=num_threads)
+        self.detector = detector
+        self.detector_problem = ''
+        self._blazeface = None
+        if detector == 'blazeface':
+            try:
+                self._blazeface = face_models.FaceDetector(num_threads=num_threads)
+            except (OSError, ValueError, RuntimeError) as error:
+                self.detector = 'haar'
+                self.detector_problem = (f'BlazeFace could not be loaded ({error}); detecting '
+                                         f'faces with the Haar cascade only')
+                _LOG.warning(self.detector_problem)
+        self._haar = face_models.HaarFaceDetector(detect_width=haar_width,
+                                                  min_face_px=min_face_px)
+        self._haar_interval = haar_interval
         self._mesh = face_models.FaceMesh(num_threads=num_threads)
         self._expression = face_models.ExpressionClassifier(num_threads=num_threads)
         self._baseline = face_geometry.NeutralBaseline(calibration_s)
@@ -129,6 +159,7 @@ class VisualPerception:
         self._target_box = None   # (4,) last target, preferred in the next frame
         self._landmarks = None    # (468, 3) last good landmarks, the next mesh region
         self._region = None       # the mesh's last input region
+        self._haar_wait = 0       # frames still to skip before the next cascade run
 
     @property
     def last_landmarks(self):
@@ -138,7 +169,7 @@ class VisualPerception:
     def process(self, rgb: np.ndarray, stamp: float) -> VisualObservation:
         """Return the observation of one (H, W, 3) uint8 RGB frame taken at `stamp` seconds."""
         _check_frame(rgb, stamp)
-        detections = self._detector(rgb)
+        detections, unconfirmed = self._detect(rgb)
         target = self._choose_target(detections, rgb.shape)
         tracking = self._landmarks is not None and (
             target is None  # the detector missed a face the mesh may still follow
@@ -154,10 +185,13 @@ class VisualPerception:
         landmarks, presence = self._mesh(rgb, region)
         if presence < self.min_presence or not np.isfinite(landmarks).all():
             self._landmarks = None
+            if unconfirmed:  # a cascade box the mesh does not see a face in
+                return self._absent('no_face', 0, None)
             box = None if target is None else tuple(float(v) for v in target.box)
             return self._absent('no_face' if target is None else 'landmarks_failed',
                                 len(detections), box)
         self._landmarks = landmarks
+        self._haar_wait = 0  # a lost face is searched for at once
         box_array = _landmark_box(landmarks)
         self._target_box = box_array
         box = tuple(float(v) for v in box_array)
@@ -183,6 +217,26 @@ class VisualPerception:
                                    np.clip(rotation, -np.pi / 2, np.pi / 2)])
         return VisualObservation(features.astype(np.float32), True, '', faces, box,
                                  self._baseline.calibrated)
+
+    def _detect(self, rgb: np.ndarray):
+        """
+        Return (detections, whether they are Haar boxes the mesh has yet to confirm).
+
+        The cascade runs only when BlazeFace (if loaded) finds nothing and no face is tracked,
+        and then on one frame in haar_interval, since it costs several BlazeFace runs.
+        """
+        if self._blazeface is not None:
+            detections = self._blazeface(rgb)
+            if detections:
+                return detections, False
+        if self._landmarks is not None:  # the mesh follows the tracked face
+            return [], False
+        if self._haar_wait > 0:
+            self._haar_wait -= 1
+            return [], False
+        self._haar_wait = self._haar_interval - 1
+        detections = self._haar(rgb)
+        return detections, bool(detections)
 
     def _tracked_region(self, proposed):
         """

@@ -3,11 +3,16 @@
 
     react-ros train --stage tokenizer|predictor|diffusion|all --data DIR --out CKPT
                     [--epochs N [N N]] [--seed S] [--init CKPT] [--resume] [--overwrite]
+                    [--speaker-features auto|annotations|extracted]
 
 --out is written after every epoch (atomically) and always loads with
 ReactionGenerator.from_checkpoint; the loss curves go next to it (OUT_STEM_losses.png).
 An existing --out is never replaced unless --overwrite is given; --resume continues the run
 it holds, with the options it was started with.
+
+The speaker inputs come from the dataset's annotations, or from what `react-ros features`
+extracted (--speaker-features, react_ros.data.dataset); auto takes the extracted ones when
+every speaker clip of the train split has them at the model's frame rate.
 """
 
 import argparse
@@ -17,7 +22,8 @@ from pathlib import Path
 import shlex
 import sys
 
-from react_ros.train.trainer import STAGES, TrainOptions
+from react_ros.data.dataset import SPEAKER_FEATURES
+from react_ros.train.trainer import OLD_DATA_DEFAULTS, STAGES, TrainOptions
 
 # Command-line option -> TrainOptions field, for the options that decide a run's result.
 _RUN_OPTIONS = {'batch_size': 'batch_size', 'window': 'window', 'lr': 'learning_rate',
@@ -71,6 +77,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--mirror', choices=('auto', 'yes', 'no'), default='auto',
                         help='also train on listener-as-speaker pairs, as upstream loaders do '
                              '(auto: yes, except for a synthetic corpus)')
+    parser.add_argument('--speaker-features', choices=SPEAKER_FEATURES,
+                        help='speaker inputs: from the dataset annotations, or as `react-ros '
+                             'features` extracted them (run it first, at --fps 30 for a '
+                             'dataset at another rate); auto: extracted when every speaker '
+                             'clip has them (default: auto; with --resume: that of the run)')
     parser.add_argument('--workers', type=int, default=0,
                         help='processes loading clips in parallel (default: 0)')
     parser.add_argument('--device', default='cpu', help='torch device (default: cpu)')
@@ -162,8 +173,9 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
             if state['complete']:
                 print(f'{args.out}: run {state["run_id"]} is already complete; nothing to do')
                 return 0
+            saved = {**OLD_DATA_DEFAULTS, **state['data']}['speaker_features']
             data = load_training_data(args.data, args.layout, eval_cli._mirror(args),
-                                      args.workers)
+                                      args.workers, args.speaker_features or saved)
             trainer = Trainer.resume(args.out, data, command, args.device, **common)
         else:
             options = options_from_arguments(args)
@@ -173,7 +185,7 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
                     f'not replacing it. Use --resume to continue that run, --overwrite to '
                     f'replace it, or another --out path')
             data = load_training_data(args.data, args.layout, eval_cli._mirror(args),
-                                      args.workers)
+                                      args.workers, args.speaker_features or 'auto')
             trainer = Trainer.fresh(args.out, data, options, command, args.init, args.device,
                                     **common)
         trainer.run()
@@ -186,7 +198,8 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
         return 130
     provenance = trainer.provenance()
     print(f'{args.out}: stages {", ".join(provenance["stages_trained"])} trained in '
-          f'{provenance["training_seconds"]:.0f} s; loss curves {trainer.plot_path}')
+          f'{provenance["training_seconds"]:.0f} s on speaker features from '
+          f'{data.train.speaker_features}; loss curves {trainer.plot_path}')
     return 0
 
 

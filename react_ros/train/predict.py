@@ -3,12 +3,15 @@ Prediction files for `react-ros eval`: a checkpoint's reactions to every input o
 
     python -m react_ros.train.predict --ckpt CKPT --data DIR [--split test] --out PRED.npy
                                       [-k 10] [--seed 0] [--online]
+                                      [--speaker-features auto|annotations|extracted]
 
 Writes a float32 .npy (N, K, T, 25): for each input of the split, in the order of
 react_ros.eval.cli.evaluation_inputs (and `react-ros eval --list`), K reactions of the T frames
 all inputs are cut to, as the 25 REACT attributes. Then
 `react-ros eval --data DIR --pred PRED.npy --baselines` scores them. The model runs at
 spec.FPS; a dataset at another rate (REACT 2024: 25 fps) gets its reactions resampled to it.
+The speaker inputs are those of react_ros.data.dataset's speaker_features at spec.FPS (features
+extracted with `react-ros features --fps 30` for a dataset at another rate).
 """
 
 import argparse
@@ -18,6 +21,7 @@ import time
 
 import numpy as np
 from react_ros import spec
+from react_ros.data.dataset import SPEAKER_FEATURES
 from tqdm import tqdm
 
 
@@ -31,8 +35,9 @@ def generate_reactions(generator, dataset, indices, frames: int, k: int, seed: i
     """
     Return reactions (len(indices), k, frames, 83) of the generator to dataset pairs.
 
-    The speaker inputs of each pair are its first `frames` frames; the speaker's face counts
-    as present on every frame (datasets mark no missing faces). Input i uses seed + i.
+    The speaker inputs of each pair are its first `frames` frames, with the face present where
+    the dataset says so (every frame for annotations, where perception found one for features
+    extracted from video). Input i uses seed + i.
     """
     reactions = []
     for position, index in enumerate(tqdm(indices, desc='reactions', disable=not progress,
@@ -41,9 +46,10 @@ def generate_reactions(generator, dataset, indices, frames: int, k: int, seed: i
         if pair.length < frames:
             raise ValueError(f'pair {index} ({pair.speaker_id}) has {pair.length} frames, '
                              f'{frames} are needed')
-        visual, _ = pair.speaker_visual()
-        reactions.append(generator.generate(pair.speaker_audio[:frames], visual[:frames],
-                                            k=k, seed=seed + position, online=online))
+        visual, _ = pair.speaker_visual(stop=frames)
+        reactions.append(generator.generate(pair.speaker_audio[:frames], visual,
+                                            pair.speaker_present[:frames], k=k,
+                                            seed=seed + position, online=online))
     return np.stack(reactions)
 
 
@@ -61,12 +67,16 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--mirror', choices=('auto', 'yes', 'no'), default='auto',
                         help='as for react-ros eval (auto: no for a synthetic corpus)')
     parser.add_argument('--layout', default='auto', help='dataset layout (default: auto)')
+    parser.add_argument('--speaker-features', choices=SPEAKER_FEATURES, default='auto',
+                        help='speaker inputs: from the dataset annotations, or as `react-ros '
+                             'features` extracted them (auto: extracted when every speaker '
+                             'clip has them; default: auto)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Write the prediction file; return the exit code."""
-    from react_ros.data.dataset import load_dataset, resample_frames
+    from react_ros.data.dataset import build_dataset, plan_dataset, resample_frames
     from react_ros.eval import cli as eval_cli
     from react_ros.model.generator import ReactionGenerator
 
@@ -74,19 +84,28 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f'predict: -k must be >= 1, got {args.k}', file=sys.stderr)
         return 2
     generator = ReactionGenerator.from_checkpoint(args.ckpt)
-    mirror = eval_cli._mirror(args)
-    # What react-ros eval scores: the split at its own frame rate.
-    dataset = load_dataset(args.data, args.split, args.layout, mirror=mirror)
+    try:
+        plan = plan_dataset(args.data, args.split, args.layout, mirror=eval_cli._mirror(args))
+        # The model's speaker inputs, at its frame rate.
+        model_data = build_dataset(plan, fps=spec.FPS, speaker_features=args.speaker_features,
+                                   features_root=args.data)
+        # What react-ros eval scores: the split at its own frame rate (its speaker inputs
+        # unused when that rate is another).
+        dataset = model_data if plan.fps == spec.FPS else build_dataset(plan)
+    except (ValueError, FileNotFoundError) as error:
+        print(f'predict: {error}', file=sys.stderr)
+        return 2
     if not dataset.pairs:
         print(f'predict: no complete inputs in {args.data} split {args.split}',
               file=sys.stderr)
         return 2
+    trained_with = generator.provenance.get('data', {}).get('speaker_features')
+    if trained_with not in (None, model_data.speaker_features):
+        print(f'predict: warning: {args.ckpt} was trained on speaker features from '
+              f'{trained_with}, these are from {model_data.speaker_features}', file=sys.stderr)
     frames = split_length(dataset)
-    model_data = dataset
     model_frames = frames
     if dataset.fps != spec.FPS:
-        model_data = load_dataset(args.data, args.split, args.layout, mirror=mirror,
-                                  fps=spec.FPS)
         model_frames = int(np.ceil((frames - 1) * spec.FPS / dataset.fps)) + 1
     start = time.perf_counter()
     reactions = generate_reactions(generator, model_data, range(len(model_data.pairs)),
@@ -102,7 +121,7 @@ def run_predict(args: argparse.Namespace) -> int:
     np.save(args.out, attributes.astype(np.float32))
     mode = 'online' if args.online else 'offline'
     print(f'{args.out}: {reactions.shape[0]} inputs x {args.k} reactions x {frames} frames '
-          f'({mode}) in {seconds:.1f} s')
+          f'({mode}, speaker features from {model_data.speaker_features}) in {seconds:.1f} s')
     return 0
 
 

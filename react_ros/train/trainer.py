@@ -47,7 +47,10 @@ STAGE_NEEDS = {'tokenizer': (), 'predictor': ('tokenizer',),
 SAMPLING_FIELDS = ('temperature', 'top_k', 'sampling_steps')
 VALIDATION_METRICS = ('FRCorr', 'FRDist', 'FRDiv')
 # What must match for --resume to continue on the same data (the root may have moved).
-RESUME_DATA_KEYS = ('layout', 'fps', 'mirror', 'train_pairs', 'train_frames')
+RESUME_DATA_KEYS = ('layout', 'fps', 'mirror', 'train_pairs', 'train_frames',
+                    'speaker_features')
+# What runs recorded before a data key existed used.
+OLD_DATA_DEFAULTS = {'speaker_features': 'annotations'}
 FINAL_LEARNING_RATE_FRACTION = 0.1
 
 
@@ -131,23 +134,31 @@ class TrainingData:
             return 0 if dataset is None else int(sum(pair.length for pair in dataset.pairs))
         return {'root': str(Path(self.root).resolve()), 'layout': self.train.layout,
                 'fps': self.train.fps, 'mirror': self.mirror,
+                'speaker_features': self.train.speaker_features,
                 'train_pairs': len(self.train.pairs), 'train_frames': frames(self.train),
                 'val_pairs': 0 if self.val is None else len(self.val.pairs),
                 'val_frames': frames(self.val), 'skipped_files': len(self.train.skipped)}
 
 
-def load_training_data(root, layout: str = 'auto', mirror: bool = False,
-                       workers: int = 0) -> TrainingData:
-    """Load the train split (and the val split when there is one) at the model's frame rate."""
+def load_training_data(root, layout: str = 'auto', mirror: bool = False, workers: int = 0,
+                       speaker_features: str = 'annotations') -> TrainingData:
+    """
+    Load the train split (and the val split when there is one) at the model's frame rate.
+
+    speaker_features: 'annotations', 'extracted' or 'auto' (react_ros.data.dataset); the val
+    split uses the source the train split ended up with, so both see the same features.
+    """
     from react_ros.data.dataset import load_dataset
 
-    train = load_dataset(root, 'train', layout, mirror=mirror, fps=spec.FPS, workers=workers)
+    train = load_dataset(root, 'train', layout, mirror=mirror, fps=spec.FPS, workers=workers,
+                         speaker_features=speaker_features)
     if not train.pairs:
         raise ValueError(f'{root}: the train split has no usable clip pairs '
                          f'({len(train.skipped)} file(s) skipped)')
+    LOGGER.info('speaker features of the run: %s', train.speaker_features)
     try:
         val = load_dataset(root, 'val', train.layout, mirror=mirror, fps=spec.FPS,
-                           workers=workers)
+                           workers=workers, speaker_features=train.speaker_features)
     except FileNotFoundError as error:
         LOGGER.warning('no val split, training without validation: %s', error)
         val = None
@@ -175,10 +186,11 @@ def _batches(windows, batch_size: int, generator: torch.Generator = None):
 def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
              device: torch.device) -> dict:
     """
-    Add speaker_present (B, T): valid frames, except a random span in some windows.
+    Add speaker_present (B, T): valid frames with a speaker face, except a random span.
 
-    The span teaches the encoder its "no face" embedding, which live perception needs
-    whenever it loses the speaker's face.
+    The frames without a face are those extracted perception found none in (all present for
+    annotations); the span in some windows teaches the encoder its "no face" embedding, which
+    live perception needs whenever it loses the speaker's face.
     """
     valid = batch['valid']  # (B, T)
     count, frames = valid.shape
@@ -190,7 +202,7 @@ def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
               & (position < (starts + lengths)[:, None]))
     prepared = {name: batch[name].to(device) for name in (
         'speaker_audio', 'speaker_visual', 'listener', 'listener_mask', 'valid')}
-    prepared['speaker_present'] = (valid & ~absent).to(device)
+    prepared['speaker_present'] = (valid & batch['speaker_present'] & ~absent).to(device)
     return prepared
 
 
@@ -333,10 +345,11 @@ class Trainer:
         if state is None:
             raise ValueError(f'{out} holds no training state to resume')
         described = data.describe()
-        changed = [key for key in RESUME_DATA_KEYS if state['data'][key] != described[key]]
+        then = {**OLD_DATA_DEFAULTS, **state['data']}
+        changed = [key for key in RESUME_DATA_KEYS if then[key] != described[key]]
         if changed:
             raise ValueError(f'{out} was trained on other data than {data.root}: '
-                             + ', '.join(f'{key} {state["data"][key]} then, {described[key]} now'
+                             + ', '.join(f'{key} {then[key]} then, {described[key]} now'
                                          for key in changed))
         generator = ReactionGenerator.from_checkpoint(out, device=device)
         state = dict(state, commands=list(state['commands']) + [command], data=described)
