@@ -4,10 +4,10 @@ Time the online reaction step on each inference backend: PyTorch, ONNX Runtime, 
 One `stream.step` (k samples, the model's DDIM steps) per frame, as the reaction node runs
 it (k = 1) and REACT evaluation does (k = 10), for every backend this machine has, on 1 and
 2 CPU threads for the CPU backends. The backends take turns in rounds (each round times
-`--frames` steps of each configuration), so a slow spell of a shared machine hits all of them alike; the table shows p50 / p99 over all
-rounds and the p50 ratio to PyTorch on one thread. On a CUDA machine it adds PyTorch CUDA
-(eager), ONNX Runtime's CUDA provider when the installed build has it, and TensorRT when it
-imports.
+`--frames` steps of each configuration), so a slow spell of a shared machine hits all of
+them alike; the table shows p50 / p99 over all rounds and the p50 ratio to PyTorch on one
+thread. On a CUDA machine it adds PyTorch CUDA (eager), ONNX Runtime's CUDA provider when
+the installed build has it, and TensorRT when it imports.
 
     .venv/bin/python benchmarks/bench_backends.py [--k 1 10] [--frames 300] [--rounds 5]
         [--checkpoint models/reaction_synth.pt] [--engines engines/reaction_synth]
