@@ -78,6 +78,7 @@ class GraphGenerator:
 
     def __init__(self, runner, manifest: Manifest):
         self.config = manifest.config
+        self.provenance = manifest.data.get('provenance', {})  # the checkpoint's
         self.manifest = manifest
         self.runner = runner
 

@@ -191,7 +191,8 @@ def export_checkpoint(checkpoint, out_dir, sampling_steps: int = None, force: bo
         manifest = Manifest({
             'format': 'react_ros.onnx_export', 'format_version': FORMAT_VERSION,
             'checkpoint': str(checkpoint), 'checkpoint_sha256': checkpoint_hash,
-            'config': config.to_dict(), 'sampling_steps': steps,
+            'config': config.to_dict(), 'provenance': generator.provenance,
+            'sampling_steps': steps,
             'opset': OPSET, 'max_batch': MAX_BATCH,
             'exporter': {'torch': torch.__version__, 'onnx': onnx.__version__,
                          'onnxscript': onnxscript.__version__,

@@ -4,6 +4,7 @@ Prediction files for `react-ros eval`: a checkpoint's reactions to every input o
     python -m react_ros.train.predict --ckpt CKPT --data DIR [--split test] --out PRED.npy
                                       [-k 10] [--seed 0] [--online]
                                       [--speaker-features auto|annotations|extracted]
+                                      [--backend torch|onnxruntime|tensorrt|auto]
 
 Writes a float32 .npy (N, K, T, 25): for each input of the split, in the order of
 react_ros.eval.cli.evaluation_inputs (and `react-ros eval --list`), K reactions of the T frames
@@ -21,6 +22,7 @@ import time
 
 import numpy as np
 from react_ros import spec
+from react_ros.backends import BACKENDS
 from react_ros.data.dataset import SPEAKER_FEATURES
 from tqdm import tqdm
 
@@ -71,6 +73,12 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help='speaker inputs: from the dataset annotations, or as `react-ros '
                              'features` extracted them (auto: extracted when every speaker '
                              'clip has them; default: auto)')
+    parser.add_argument('--backend', choices=BACKENDS, default='torch',
+                        help='inference backend (default torch; the others run the exported '
+                        'streaming graphs, so offline equals --online there)')
+    parser.add_argument('--engines', type=Path, default=None,
+                        help="the checkpoint's ONNX export for onnxruntime/tensorrt (default: "
+                        'a per-checkpoint cache folder, exported on first use)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
@@ -78,12 +86,18 @@ def run_predict(args: argparse.Namespace) -> int:
     """Write the prediction file; return the exit code."""
     from react_ros.data.dataset import build_dataset, plan_dataset, resample_frames
     from react_ros.eval import cli as eval_cli
-    from react_ros.model.generator import ReactionGenerator
+    from react_ros.backends import BackendUnavailable, load_generator
 
     if args.k < 1:
         print(f'predict: -k must be >= 1, got {args.k}', file=sys.stderr)
         return 2
-    generator = ReactionGenerator.from_checkpoint(args.ckpt)
+    try:
+        generator, _ = load_generator(args.ckpt, args.backend, args.engines,
+                                      log=lambda text: print(f'predict: {text}',
+                                                             file=sys.stderr))
+    except (BackendUnavailable, ValueError, FileNotFoundError) as error:
+        print(f'predict: {error}', file=sys.stderr)
+        return 2
     try:
         plan = plan_dataset(args.data, args.split, args.layout, mirror=eval_cli._mirror(args))
         # The model's speaker inputs, at its frame rate.
