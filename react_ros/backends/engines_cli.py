@@ -135,7 +135,9 @@ def run_verify(folder: Path, checkpoint, frames: int) -> int:
     for text, stale in _plan_rows(manifest, gpu):
         print(text)
         failed |= stale
-    if checkpoint and frames > 0:
+    if checkpoint and frames > 0 and not Availability.probe().onnxruntime:
+        print('skip ONNX Runtime vs PyTorch check: onnxruntime is not installed')
+    elif checkpoint and frames > 0:
         same, worst = _online_agreement(checkpoint, manifest, frames)
         status = 'ok  ' if same == frames else 'FAIL'
         print(f'{status} ONNX Runtime vs PyTorch, {frames} online frames, k=4: tokens equal on '
