@@ -164,12 +164,13 @@ class TensorRTRunner(GraphRunner):
             self._engines[name] = engine  # a context must not outlive its engine
             self._contexts[name] = engine.create_execution_context()
             self._io[name] = (inputs, outputs, dtypes)
-        self._stream = torch.cuda.Stream()
 
     def run(self, name: str, inputs: list) -> list:
         """Run graph `name` on CUDA tensors; return CUDA tensors (states stay on the GPU)."""
         context = self._contexts[name]
         input_names, output_names, dtypes = self._io[name]
+        # Converted inputs stay referenced until the run is enqueued: freed earlier, their
+        # memory could be handed to an output buffer below.
         held = []
         for tensor_name, value in zip(input_names, inputs):
             value = value.to(self.device, dtypes[tensor_name]).contiguous()
@@ -182,8 +183,8 @@ class TensorRTRunner(GraphRunner):
                                 dtype=dtypes[tensor_name], device=self.device)
             context.set_tensor_address(tensor_name, value.data_ptr())
             outputs.append(value)
-        with torch.cuda.stream(self._stream):
-            if not context.execute_async_v3(self._stream.cuda_stream):
-                raise RuntimeError(f'TensorRT failed to run {name}')
-        self._stream.synchronize()
+        # On torch's current stream: ordered after the copies that made the inputs and before
+        # whatever reads the outputs, so no synchronisation is needed here.
+        if not context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+            raise RuntimeError(f'TensorRT failed to run {name}')
         return outputs
