@@ -25,6 +25,7 @@ from react_ros.bag import dds_environment
 IMAGE_TOPIC = '/image'
 COEFFICIENTS_TOPIC = '/reaction/coefficients'
 FACE_TOPIC = '/face/image'
+DIAGNOSTICS_TOPIC = '/diagnostics'
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -72,6 +73,7 @@ def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
                         out_dir)
     rclpy.init()
     recorder = BagRecorder({IMAGE_TOPIC: 'sensor_msgs/msg/Image',
+                            DIAGNOSTICS_TOPIC: 'diagnostic_msgs/msg/DiagnosticArray',
                             COEFFICIENTS_TOPIC: 'sensor_msgs/msg/JointState',
                             FACE_TOPIC: 'sensor_msgs/msg/Image'}, node_name='demo_recorder')
     executor = SingleThreadedExecutor()
@@ -111,11 +113,32 @@ def _decoded(session: dict, topic: str, msg_type):
             for received_ns, raw in session['messages'].get(topic, [])]
 
 
+def _node_reports(session: dict) -> list:
+    """Return reaction_node's /diagnostics values, one {key: value} dict per report."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    return [{value.key: value.value for value in status.values}
+            for _, msg in _decoded(session, DIAGNOSTICS_TOPIC, DiagnosticArray)
+            for status in msg.status if 'reaction pipeline' in status.name]
+
+
+def _speaker_problems(reports: list) -> str:
+    """Sum the per-problem frame counts the node reported ('no_face: 3, audio_gap: 1')."""
+    counts = {}
+    for report in reports:
+        for entry in report.get('speaker_problems', 'none').split(', '):
+            if entry != 'none':
+                problem, count = entry.split(': ')
+                counts[problem] = counts.get(problem, 0) + int(count)
+    return ', '.join(f'{problem} on {count} frames' for problem, count
+                     in sorted(counts.items())) or 'none'
+
+
 def summarise(session: dict) -> dict:
-    """Frames in/out, output rate and stamp-to-receipt latency of the coefficients."""
+    """Frames in/out, output rate, latency of the coefficients; backend and speaker problems."""
     from sensor_msgs.msg import JointState
 
     reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
+    reports = _node_reports(session)
     frames_in = session['frames_played']
     latencies_ms = np.array([(received - _stamp_ns(msg)) / 1e6 for received, msg in reactions])
     stamps = np.array(sorted(_stamp_ns(msg) for _, msg in reactions)) / 1e9
@@ -128,6 +151,8 @@ def summarise(session: dict) -> dict:
         'latency_p50_ms': float(np.percentile(latencies_ms, 50)) if len(reactions) else np.nan,
         'latency_p99_ms': float(np.percentile(latencies_ms, 99)) if len(reactions) else np.nan,
         'face_images': len(session['messages'].get(FACE_TOPIC, [])),
+        'backend': ', '.join(sorted({report.get('backend', '?') for report in reports})) or '?',
+        'speaker_problems': _speaker_problems(reports),
     }
 
 
@@ -140,6 +165,8 @@ def format_summary(summary: dict, video: Path) -> str:
             ('output rate', f"{summary['output_rate_hz']:.1f} Hz"),
             ('latency p50 (stamp -> received)', f"{summary['latency_p50_ms']:.1f} ms"),
             ('latency p99', f"{summary['latency_p99_ms']:.1f} ms"),
+            ('inference backend', summary['backend']),
+            ('speaker perception problems', summary['speaker_problems']),
             ('video', str(video))]
     width = max(len(name) for name, _ in rows)
     return '\n'.join(['', 'react_ros demo', '-' * (width + 20)]
@@ -156,6 +183,8 @@ def write_video(session: dict, path: Path):
     from sensor_msgs.msg import Image
     from tqdm import tqdm
 
+    from react_ros.perception.visual import VisualPerception
+    from react_ros.render.overlay import draw_speaker_perception
     from react_ros.render.video import side_by_side, VideoWriter
 
     speaker = sorted(((_stamp_ns(m), m) for _, m in _decoded(session, IMAGE_TOPIC, Image)),
@@ -163,8 +192,14 @@ def write_video(session: dict, path: Path):
     faces = {_stamp_ns(m): m for _, m in _decoded(session, FACE_TOPIC, Image)}
     face_stamps = np.array(sorted(faces))
     blank = np.zeros((480, 480, 3), np.uint8)
+    # The node's extractor, run again over the same frames, shows what the model was given.
+    perception = VisualPerception()
     with VideoWriter(path, fps=30.0) as video:
         for stamp, frame in tqdm(speaker, desc='writing demo.mp4', unit='frame'):
             earlier = face_stamps[face_stamps <= stamp]
             face = _rgb(faces[earlier[-1]]) if len(earlier) else blank
-            video.write(side_by_side(_rgb(frame), face, labels=('speaker', 'robot listener')))
+            rgb = _rgb(frame)
+            seen = draw_speaker_perception(rgb, perception.process(rgb, stamp / 1e9),
+                                           perception.last_landmarks)
+            video.write(side_by_side(seen, face, labels=('speaker (as perceived)',
+                                                         'robot listener')))

@@ -226,3 +226,18 @@ def test_face_display_node_end_to_end(ros_node, face_display_process):
     assert face_display_process.returncode == 0, output
     assert 'unknown channel names: not_a_channel' in output
     assert f'{spec.NUM_CHANNELS} names but {spec.NUM_CHANNELS - 1} positions' in output
+
+
+def test_speaker_perception_overlay_marks_the_face_or_names_the_problem():
+    from react_ros.perception.visual import VisualObservation
+    from react_ros.render.overlay import draw_speaker_perception
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    features = np.zeros(28, np.float32)
+    features[spec.EXPRESSION_SLICE.start + spec.EXPRESSION_NAMES.index('happy')] = 1.0
+    seen = VisualObservation(features, True, '', 1, (100.0, 60.0, 200.0, 180.0), True)
+    landmarks = np.tile([[150.0, 120.0, 0.0]], (468, 1))
+    drawn = draw_speaker_perception(frame, seen, landmarks)
+    assert drawn.shape == frame.shape and (frame == 128).all()  # the input is not drawn on
+    assert (drawn[60, 100:200] != 128).any() and (drawn[120, 150] != 128).any()  # box, mesh
+    absent = VisualObservation(np.zeros(28, np.float32), False, 'blurred', 1, None, False)
+    assert (draw_speaker_perception(frame, absent)[:30] != 128).any()  # the problem line

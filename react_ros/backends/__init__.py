@@ -154,12 +154,15 @@ def load_generator(checkpoint, backend: str = 'auto', export_folder=None, thread
     ~/.cache/react_ros/engines, exported on first use). threads: CPU threads of the torch
     and ONNX Runtime backends. precision: TensorRT 'auto' (fp16 when fast), 'fp16', 'fp32'.
     """
-    choice = choose_backend(backend, available or Availability.probe())
+    available = available or Availability.probe()
+    choice = choose_backend(backend, available)
     log(f'backend: {choice.name} ({choice.reason})')
     if choice.name == 'torch':
         import torch
         torch.set_num_threads(threads)
-        return ReactionGenerator.from_checkpoint(checkpoint), choice
+        device = 'cuda' if available.cuda else 'cpu'
+        log(f'PyTorch device: {device}')
+        return ReactionGenerator.from_checkpoint(checkpoint, device=device), choice
     manifest = ensure_export(checkpoint, export_folder, log)
     if choice.name == 'onnxruntime':
         from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
