@@ -22,6 +22,7 @@ from react_ros.data.synth import write_corpus
 from react_ros.model.generator import ReactionGenerator
 from react_ros.perception.features_cli import cache_path, extract_split
 from react_ros.train.cli import add_train_arguments, run_train
+from react_ros.train.normalisation import compute_normalisation
 from react_ros.train.predict import add_predict_arguments, generate_reactions, run_predict
 from react_ros.train.trainer import (_batches, _prepare, load_training_data, Trainer,
                                      TrainOptions)
@@ -169,6 +170,11 @@ def test_frames_without_a_face_reach_training(corpus_copy, tmp_path, capsys):
     batch = _prepare(next(_batches(torch.utils.data.Subset(windows, [index]), 1)),
                      torch.Generator().manual_seed(0), 0.0, 'cpu')
     assert not batch['speaker_present'][0, 10:32].any() and batch['speaker_present'][0, :10].all()
+    # Normalisation statistics count faces only: the zeros of faceless frames are left out.
+    faces = np.concatenate([data.train[index]['speaker_visual'].numpy()[
+        data.train[index]['speaker_present'].numpy()] for index in range(len(data.train))])
+    stats = compute_normalisation(data.train)
+    np.testing.assert_allclose(stats['visual_mean'].numpy(), faces.mean(axis=0), atol=1e-5)
 
     out = tmp_path / 'model.pt'
     parser = _parser(add_train_arguments)
