@@ -1,7 +1,7 @@
 """
 `react-ros`: the project's command line.
 
-    react-ros run [--params-file FILE] [--no-microphone]   the nodes, in one process
+    react-ros run [--params-file FILE] [--no-microphone] [--backend B]   the nodes, one process
     react-ros make-bag OUT [--duration S] [--seed N]        a demo rosbag2 (MCAP)
     react-ros demo                                          bag -> nodes over DDS -> out/demo.mp4
     react-ros synth --out DIR [--sessions N] [--seed S]     a synthetic dyadic corpus (MARS layout)

@@ -10,7 +10,9 @@ import argparse
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
 
+from react_ros.backends import BACKENDS
 from react_ros.nodes.common import default_config_path
 
 
@@ -20,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser):
                         help='parameter YAML for all nodes (default: config/react.yaml)')
     parser.add_argument('--no-microphone', action='store_true',
                         help='do not start audio_capture_node (e.g. when replaying a bag)')
+    parser.add_argument('--backend', choices=BACKENDS, default=None,
+                        help="reaction_node's inference backend (default: the YAML's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from react_ros.nodes.reaction_node import ReactionNode
 
     rclpy.init(args=['--ros-args', '--params-file', args.params_file])
-    nodes = [ReactionNode(), FaceDisplayNode()]
+    overrides = [] if args.backend is None else [
+        Parameter('backend', Parameter.Type.STRING, args.backend)]
+    nodes = [ReactionNode(parameter_overrides=overrides), FaceDisplayNode()]
     if not args.no_microphone:
         from react_ros.nodes.audio_capture_node import AudioCaptureNode
         nodes.append(AudioCaptureNode())

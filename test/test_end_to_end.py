@@ -153,3 +153,16 @@ def test_react_ros_run_serves_the_same_nodes_in_one_process(ros_node, ros_env, d
     # than with the launch file's separate processes (>= 95 % above).
     assert answered >= 0.8 * frames, f'{answered} of {frames} frames got a reaction'
     assert {stamp_ns(msg) for msg in recording.faces} <= reacted
+
+
+def test_explicit_backend_that_cannot_run_fails_configure_saying_what_is_missing(
+        ros_env, tmp_path):
+    available = Availability.probe()
+    missing = 'tensorrt' if not (available.tensorrt and available.cuda) else None
+    if missing is None:
+        pytest.skip('TensorRT and a GPU are present here: every backend can run')
+    run = NodeProcess(['react_ros', 'run', '--no-microphone', '--params-file', PARAMS,
+                       '--backend', missing], ros_env, tmp_path / 'run.log')
+    run.process.wait(60)
+    assert run.stop() == 1, run.output()
+    assert "configure failed: backend 'tensorrt' is not available: missing" in run.output()
