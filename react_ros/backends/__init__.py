@@ -9,7 +9,7 @@ raises BackendUnavailable naming what is missing.
 """
 
 from dataclasses import dataclass
-import importlib.util
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,24 @@ class Availability:
 
     @classmethod
     def probe(cls) -> 'Availability':
-        """Look at the installed packages and the GPU (imports nothing heavy it need not)."""
+        """Try the imports and look for a GPU."""
         import torch
-        return cls(tensorrt=importlib.util.find_spec('tensorrt') is not None,
-                   cuda=torch.cuda.is_available(),
-                   onnxruntime=importlib.util.find_spec('onnxruntime') is not None)
+        return cls(tensorrt=_imports('tensorrt'), cuda=torch.cuda.is_available(),
+                   onnxruntime=_imports('onnxruntime'))
+
+
+def _imports(module: str) -> bool:
+    """
+    Return whether a module imports, not merely whether it is installed.
+
+    pip's tensorrt bindings install without the libraries they load (and then fail to import
+    with an OSError), so finding the package is not enough.
+    """
+    try:
+        importlib.import_module(module)
+    except Exception:  # any failure to import means: not available
+        return False
+    return True
 
 
 @dataclass(frozen=True)
