@@ -284,3 +284,13 @@ def test_engines_cli_list_verify_and_build_without_tensorrt(fresh_export):
     if not Availability.probe().tensorrt:
         built = _react_ros('engines', 'build', '--engines', str(fresh_export.folder))
         assert built.returncode == 1 and 'TensorRT is not importable' in built.stdout
+
+
+def test_a_tensorrt_package_that_fails_to_import_is_not_available(tmp_path, monkeypatch):
+    # What pip's bindings-only tensorrt wheel does without NVIDIA's libraries.
+    package = tmp_path / 'tensorrt'
+    package.mkdir()
+    (package / '__init__.py').write_text("raise OSError('libnvinfer.so.10: cannot open')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, 'tensorrt', raising=False)
+    assert not Availability.probe().tensorrt
