@@ -7,6 +7,7 @@
     react-ros synth --out DIR [--sessions N] [--seed S]     a synthetic dyadic corpus (MARS layout)
     react-ros eval --data DIR [--pred P.npy] [--baselines]  the REACT metric table
     react-ros train --stage all --data DIR --out CKPT       train the reaction model
+    react-ros predict --ckpt CKPT --data DIR --out P.npy    a checkpoint's reactions, for eval
     react-ros export --ckpt CKPT --out engines/NAME/         ONNX graphs + manifest, checked
     react-ros engines build|list|verify --engines DIR       TensorRT plans of an export
     react-ros features --data DIR [--split S] [--force]     cache per-frame speaker features
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     train_cli.add_train_arguments(commands.add_parser(
         'train', help='train the tokenizer, predictor and diffusion stages'))
 
+    from react_ros.train import predict
+    predict.add_predict_arguments(commands.add_parser(
+        'predict', help="write a checkpoint's reactions to a split, for react-ros eval"))
+
     from react_ros.perception import features_cli
     features_cli.add_arguments(commands.add_parser(
         'features', help='extract and cache per-frame speaker features of a dataset'))
@@ -76,6 +81,9 @@ def main(argv=None) -> int:
     if args.command == 'features':
         from react_ros.perception.features_cli import run_features
         return run_features(args)
+    if args.command == 'predict':
+        from react_ros.train.predict import run_predict
+        return run_predict(args)
     if args.command == 'export':
         from react_ros.backends.export import run_export
         return run_export(args)

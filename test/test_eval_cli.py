@@ -1,6 +1,7 @@
 """`react-ros eval` on a small synthetic corpus: baselines, prediction files, bad files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,3 +52,15 @@ def test_official_mode_differs_where_documented(corpus, capsys):
     official = run_json(capsys, '--data', str(corpus), '--baselines', '-k', '3', '--official')
     # The official GT repeats the input's own reaction K times: no diversity at all.
     assert official['GT']['FRDiv'] == 0 and corrected['GT']['FRDiv'] > 0
+
+
+def test_predict_on_onnxruntime_then_eval_scores_the_shipped_model(corpus, capsys, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / 'pred.npy'
+    assert main(['predict', '--ckpt', str(root / 'models' / 'reaction_synth.pt'), '--data',
+                 str(corpus), '--out', str(out), '-k', '2', '--backend', 'onnxruntime',
+                 '--engines', str(root / 'engines' / 'reaction_synth'), '--quiet']) == 0
+    assert 'backend: onnxruntime' in capsys.readouterr().err
+    rows = run_json(capsys, '--data', str(corpus), '--pred', str(out), '--baselines', '-k', '2')
+    assert rows['pred.npy']['FRDiv'] > 0  # two different reactions per input
+    assert rows['pred.npy']['FRDist'] < rows['Random']['FRDist']

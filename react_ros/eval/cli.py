@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser):
     parser.add_argument('--seed', type=int, default=0, help='seed of the Random/GT baselines')
 
 
-def _mirror(args) -> bool:
+def mirror_pairs(args) -> bool:
+    """Return whether to add mirrored pairs: --mirror, or 'auto' = unless synthetic."""
     if args.mirror != 'auto':
         return args.mirror == 'yes'
     # The synthetic corpus's listener clips are reactions, not speaker behaviour to react to.
@@ -76,7 +77,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if not (args.pred or args.baselines or args.list):
         print('react-ros eval: give --pred, --baselines or --list', file=sys.stderr)
         return 2
-    mirror = _mirror(args)
+    mirror = mirror_pairs(args)
     dataset = load_dataset(args.data, args.split, mirror=mirror)
     if not dataset.pairs:
         print(f'react-ros eval: no complete inputs in {args.data} split {args.split}',

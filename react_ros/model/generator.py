@@ -25,7 +25,7 @@ CHECKPOINT_FORMAT = 'react_ros.reaction_model'
 CHECKPOINT_VERSION = 1
 
 # Normalisation statistics: (checkpoint key, owning module attribute, buffer name).
-_NORMALISATION_BUFFERS = (
+NORMALISATION_BUFFERS = (
     ('audio_mean', 'encoder', 'audio_mean'), ('audio_std', 'encoder', 'audio_std'),
     ('visual_mean', 'encoder', 'visual_mean'), ('visual_std', 'encoder', 'visual_std'),
     ('listener_mean', 'tokenizer', 'frame_mean'), ('listener_std', 'tokenizer', 'frame_std'),
@@ -230,7 +230,7 @@ class ReactionGenerator:
         config = ReactionModelConfig.from_dict(payload['config'])
         network = ReactionNetwork(config)
         network.load_state_dict(payload['state_dict'])
-        for key, module, buffer in _NORMALISATION_BUFFERS:
+        for key, module, buffer in NORMALISATION_BUFFERS:
             getattr(getattr(network, module), buffer).copy_(payload['normalisation'][key])
         return cls(network, config, payload['provenance'], device)
 
@@ -247,7 +247,7 @@ class ReactionGenerator:
             raise ValueError(f'provenance must hold JSON-compatible values: {error}') from error
         normalisation = {
             key: getattr(getattr(self.network, module), buffer).detach().cpu().clone()
-            for key, module, buffer in _NORMALISATION_BUFFERS}
+            for key, module, buffer in NORMALISATION_BUFFERS}
         torch.save({
             'format': CHECKPOINT_FORMAT,
             'format_version': CHECKPOINT_VERSION,

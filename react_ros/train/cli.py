@@ -174,7 +174,7 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
                 print(f'{args.out}: run {state["run_id"]} is already complete; nothing to do')
                 return 0
             saved = {**OLD_DATA_DEFAULTS, **state['data']}['speaker_features']
-            data = load_training_data(args.data, args.layout, eval_cli._mirror(args),
+            data = load_training_data(args.data, args.layout, eval_cli.mirror_pairs(args),
                                       args.workers, args.speaker_features or saved)
             trainer = Trainer.resume(args.out, data, command, args.device, **common)
         else:
@@ -184,7 +184,7 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
                     f'{args.out} exists and holds {checkpoint.describe_existing(args.out)}; '
                     f'not replacing it. Use --resume to continue that run, --overwrite to '
                     f'replace it, or another --out path')
-            data = load_training_data(args.data, args.layout, eval_cli._mirror(args),
+            data = load_training_data(args.data, args.layout, eval_cli.mirror_pairs(args),
                                       args.workers, args.speaker_features or 'auto')
             trainer = Trainer.fresh(args.out, data, options, command, args.init, args.device,
                                     **common)

@@ -10,7 +10,7 @@ a nearly constant channel does not blow up. The keys are those of a checkpoint's
 
 import numpy as np
 from react_ros import spec
-from react_ros.model.generator import _NORMALISATION_BUFFERS
+from react_ros.model import generator
 import torch
 
 # Floors of the standard deviations: a fraction of the channel range for listener frames,
@@ -19,7 +19,8 @@ LISTENER_STD_FLOOR_FRACTION = 0.01
 SPEAKER_STD_FLOOR = 1e-3
 
 # Where the generator keeps each statistic: checkpoint key -> (module, buffer).
-NORMALISATION_BUFFERS = {key: (module, buffer) for key, module, buffer in _NORMALISATION_BUFFERS}
+NORMALISATION_BUFFERS = {key: (module, buffer)
+                         for key, module, buffer in generator.NORMALISATION_BUFFERS}
 
 
 class _RunningMoments:

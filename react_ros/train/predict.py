@@ -99,7 +99,7 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f'predict: {error}', file=sys.stderr)
         return 2
     try:
-        plan = plan_dataset(args.data, args.split, args.layout, mirror=eval_cli._mirror(args))
+        plan = plan_dataset(args.data, args.split, args.layout, mirror=eval_cli.mirror_pairs(args))
         # The model's speaker inputs, at its frame rate.
         model_data = build_dataset(plan, fps=spec.FPS, speaker_features=args.speaker_features,
                                    features_root=args.data)
