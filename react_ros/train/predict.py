@@ -1,7 +1,7 @@
 """
 Prediction files for `react-ros eval`: a checkpoint's reactions to every input of a split.
 
-    python -m react_ros.train.predict --ckpt CKPT --data DIR [--split test] --out PRED.npy
+    react-ros predict --ckpt CKPT --data DIR [--split test] --out PRED.npy
                                       [-k 10] [--seed 0] [--online]
                                       [--speaker-features auto|annotations|extracted]
                                       [--backend torch|onnxruntime|tensorrt|auto]
