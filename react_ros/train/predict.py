@@ -2,9 +2,11 @@
 Prediction files for `react-ros eval`: a checkpoint's reactions to every input of a split.
 
     react-ros predict --ckpt CKPT --data DIR [--split test] --out PRED.npy
-                                      [-k 10] [--seed 0] [--online]
-                                      [--speaker-features auto|annotations|extracted]
-                                      [--backend torch|onnxruntime|tensorrt|auto]
+                      [-k 10] [--seed 0] [--online]
+                      [--speaker-features auto|annotations|extracted]
+                      [--backend torch|onnxruntime|tensorrt|auto]
+
+(also `python -m react_ros.train.predict`, same options)
 
 Writes a float32 .npy (N, K, T, 25): for each input of the split, in the order of
 react_ros.eval.cli.evaluation_inputs (and `react-ros eval --list`), K reactions of the T frames
