@@ -17,6 +17,7 @@ import argparse
 import platform
 import time
 
+from bench_model import speaker_inputs  # the same random speaker as the model benchmark
 import numpy as np
 from react_ros.backends import Availability, ensure_export, GraphGenerator
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
@@ -24,20 +25,12 @@ from react_ros.model.generator import ReactionGenerator
 import torch
 
 
-def speaker_inputs(frames: int, config, seed: int = 0) -> tuple:
-    """Return random audio (T, A), visual (T, V) and a face mask (T,) (20 % of frames absent)."""
-    rng = np.random.default_rng(seed)
-    return (rng.normal(size=(frames, config.audio_dim)).astype(np.float32),
-            rng.normal(size=(frames, config.visual_dim)).astype(np.float32),
-            rng.random(frames) > 0.2)
-
-
 class Configuration:
-    """One backend set-up to time: a stream factory and the threads it runs on."""
+    """One backend set-up to time: a generator and the threads it runs on."""
 
-    def __init__(self, label: str, make_stream, threads: int = None, synchronise=None):
+    def __init__(self, label: str, generator, threads: int = None, synchronise=None):
         self.label = label
-        self.make_stream = make_stream
+        self.generator = generator
         self.threads = threads
         self.synchronise = synchronise or (lambda: None)
         self.times = {}  # k -> step times (s)
@@ -47,7 +40,7 @@ class Configuration:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         audio, visual, mask = inputs
-        stream = self.make_stream(k)
+        stream = self.generator.stream(k, seed=0)
         for t in range(warmup):
             stream.step(audio[t], visual[t], bool(mask[t]))
         for t in range(warmup, len(audio)):
@@ -57,34 +50,28 @@ class Configuration:
             self.times.setdefault(k, []).append(time.perf_counter() - started)
 
 
-def configurations(checkpoint, engines, available: Availability) -> list:
-    """Return every configuration this machine can run."""
+def configurations(cpu, checkpoint, engines, available: Availability) -> list:
+    """Return every configuration this machine can run; cpu: the checkpoint on PyTorch CPU."""
     manifest = ensure_export(checkpoint, engines, log=lambda text: None)
-    cpu = ReactionGenerator.from_checkpoint(checkpoint)
     found = []
     for threads in (1, 2):
-        found.append(Configuration(f'torch CPU, {threads} thread(s)',
-                                   lambda k: cpu.stream(k, seed=0), threads))
+        found.append(Configuration(f'torch CPU, {threads} thread(s)', cpu, threads))
         if available.onnxruntime:
-            graphs = GraphGenerator(OnnxRuntimeRunner(manifest, threads, use_gpu=False),
-                                    manifest)
+            runner = OnnxRuntimeRunner(manifest, threads, use_gpu=False)
             found.append(Configuration(f'onnxruntime CPU, {threads} thread(s)',
-                                       lambda k, graphs=graphs: graphs.stream(k, seed=0), 1))
+                                       GraphGenerator(runner, manifest), 1))
     if available.cuda:
         gpu = ReactionGenerator.from_checkpoint(checkpoint, device='cuda')
-        found.append(Configuration('torch CUDA (eager)', lambda k: gpu.stream(k, seed=0), 1,
-                                   torch.cuda.synchronize))
+        found.append(Configuration('torch CUDA (eager)', gpu, 1, torch.cuda.synchronize))
         if available.onnxruntime:
             runner = OnnxRuntimeRunner(manifest, 1, use_gpu=True)
             if runner.providers[0] != 'CPUExecutionProvider':
-                graphs = GraphGenerator(runner, manifest)
                 found.append(Configuration(f'onnxruntime {runner.providers[0]}',
-                                           lambda k: graphs.stream(k, seed=0), 1))
+                                           GraphGenerator(runner, manifest), 1))
         if available.tensorrt:
             from react_ros.backends.tensorrt_backend import TensorRTRunner
-            graphs = GraphGenerator(TensorRTRunner(manifest), manifest)
             found.append(Configuration('tensorrt (auto precision)',
-                                       lambda k: graphs.stream(k, seed=0), 1,
+                                       GraphGenerator(TensorRTRunner(manifest), manifest), 1,
                                        torch.cuda.synchronize))
     return found
 
@@ -101,9 +88,9 @@ def main(argv=None) -> int:
                         help="the checkpoint's ONNX export (exported there if missing)")
     args = parser.parse_args(argv)
     available = Availability.probe()
-    found = configurations(args.checkpoint, args.engines, available)
-    inputs = speaker_inputs(args.frames + 20, ReactionGenerator.from_checkpoint(
-        args.checkpoint).config)
+    cpu = ReactionGenerator.from_checkpoint(args.checkpoint)
+    found = configurations(cpu, args.checkpoint, args.engines, available)
+    inputs = speaker_inputs(args.frames + 20, cpu.config.audio_dim, cpu.config.visual_dim)
     for _ in range(args.rounds):
         for k in args.k:
             for configuration in found:

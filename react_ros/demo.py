@@ -113,32 +113,17 @@ def _decoded(session: dict, topic: str, msg_type):
             for received_ns, raw in session['messages'].get(topic, [])]
 
 
-def _node_reports(session: dict) -> list:
-    """Return reaction_node's /diagnostics values, one {key: value} dict per report."""
-    from diagnostic_msgs.msg import DiagnosticArray
-    return [{value.key: value.value for value in status.values}
-            for _, msg in _decoded(session, DIAGNOSTICS_TOPIC, DiagnosticArray)
-            for status in msg.status if 'reaction pipeline' in status.name]
-
-
-def _speaker_problems(reports: list) -> str:
-    """Sum the per-problem frame counts the node reported ('no_face: 3, audio_gap: 1')."""
-    counts = {}
-    for report in reports:
-        for entry in report.get('speaker_problems', 'none').split(', '):
-            if entry != 'none':
-                problem, count = entry.split(': ')
-                counts[problem] = counts.get(problem, 0) + int(count)
-    return ', '.join(f'{problem} on {count} frames' for problem, count
-                     in sorted(counts.items())) or 'none'
-
-
 def summarise(session: dict) -> dict:
     """Frames in/out, output rate, latency of the coefficients; backend and speaker problems."""
+    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import JointState
 
+    from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
+
     reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
-    reports = _node_reports(session)
+    reports = pipeline_reports(
+        msg for _, msg in _decoded(session, DIAGNOSTICS_TOPIC, DiagnosticArray))
+    problems = speaker_problem_counts(reports)
     frames_in = session['frames_played']
     latencies_ms = np.array([(received - _stamp_ns(msg)) / 1e6 for received, msg in reactions])
     stamps = np.array(sorted(_stamp_ns(msg) for _, msg in reactions)) / 1e9
@@ -152,7 +137,8 @@ def summarise(session: dict) -> dict:
         'latency_p99_ms': float(np.percentile(latencies_ms, 99)) if len(reactions) else np.nan,
         'face_images': len(session['messages'].get(FACE_TOPIC, [])),
         'backend': ', '.join(sorted({report.get('backend', '?') for report in reports})) or '?',
-        'speaker_problems': _speaker_problems(reports),
+        'speaker_problems': ', '.join(f'{problem} on {count} frames' for problem, count
+                                      in sorted(problems.items())) or 'none',
     }
 
 

@@ -18,6 +18,7 @@ from react_ros.bag.make_bag import make_demo_bag
 from react_ros.bag.msg_types import read_header_stamp
 from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, play, start_nodes,
                                wait_until)
+from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.spec import within_range
 from rosbags.rosbag2 import Reader
@@ -55,23 +56,6 @@ class Recording:
             with self.lock:
                 into.append(msg)
         return keep
-
-
-def reported(diagnostics) -> list:
-    """Return reaction_node's diagnostic values, one {key: value} dict per report."""
-    return [{value.key: value.value for value in status.values}
-            for msg in diagnostics for status in msg.status if 'reaction pipeline' in status.name]
-
-
-def problem_counts(reports) -> dict:
-    """Sum the per-problem frame counts of speaker_problems ('no_face: 3, audio_gap: 1')."""
-    counts = {}
-    for report in reports:
-        if report['speaker_problems'] != 'none':
-            for entry in report['speaker_problems'].split(', '):
-                problem, count = entry.split(': ')
-                counts[problem] = counts.get(problem, 0) + int(count)
-    return counts
 
 
 def stamp_ns(msg):
@@ -120,10 +104,10 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
     values = np.array([msg.position for msg in recording.coefficients])
     assert within_range(values).all()
     # Speaker perception saw the bag's face (a real photo, moving) and heard its speech.
-    reports = reported(recording.diagnostics)
+    reports = pipeline_reports(recording.diagnostics)
     expected_backend = choose_backend('auto', Availability.probe()).name
     assert reports and {report['backend'] for report in reports} == {expected_backend}
-    problems = problem_counts(reports)
+    problems = speaker_problem_counts(reports)
     assert problems.get('no_face', 0) + problems.get('no_image', 0) <= 0.05 * frames, problems
     assert problems.get('no_audio', 0) <= 0.05 * frames, problems
     assert {msg.expression for msg in recording.expressions} <= set(HRI_EXPRESSIONS.values())

@@ -123,10 +123,9 @@ class GraphGenerator:
                          for t in range(audio.shape[0])], axis=1)
 
 
-def default_export_folder(checkpoint) -> Path:
+def default_export_folder(checkpoint, checkpoint_hash: str) -> Path:
     """Return where the export of a checkpoint goes when no folder is given."""
-    checkpoint = Path(checkpoint)
-    return CACHE_ROOT / f'{checkpoint.stem}-{file_sha256(checkpoint)[:12]}'
+    return CACHE_ROOT / f'{Path(checkpoint).stem}-{checkpoint_hash[:12]}'
 
 
 def ensure_export(checkpoint, folder=None, log=print) -> Manifest:
@@ -138,24 +137,22 @@ def ensure_export(checkpoint, folder=None, log=print) -> Manifest:
     no manifest; one holding an export of another checkpoint, an older export format, or
     files changed after export is refused (StaleExportError), never overwritten.
     """
-    owned = folder is None
-    folder = default_export_folder(checkpoint) if owned else Path(folder)
     checkpoint_hash = file_sha256(checkpoint)
+    owned = folder is None
+    folder = default_export_folder(checkpoint, checkpoint_hash) if owned else Path(folder)
     try:
         manifest = Manifest.load(folder)
         manifest.verify(checkpoint_hash)
         return manifest
     except StaleExportError as error:
-        if (folder / MANIFEST_FILE).exists() and not owned:
+        outdated = (folder / MANIFEST_FILE).exists()
+        if outdated and not owned:
             raise
         from react_ros.backends.export import export_checkpoint
 
-        reason = error if (folder / MANIFEST_FILE).exists() else 'none there yet'
+        reason = error if outdated else 'none there yet'
         log(f'exporting {checkpoint} to ONNX in {folder} (about 20 s): {reason}')
-        export_checkpoint(checkpoint, folder, force=owned, log=log)
-    manifest = Manifest.load(folder)
-    manifest.verify(checkpoint_hash)
-    return manifest
+        return export_checkpoint(checkpoint, folder, force=owned, log=log)
 
 
 def load_generator(checkpoint, backend: str = 'auto', export_folder=None, threads: int = 1,

@@ -69,8 +69,7 @@ def _plan_rows(manifest: Manifest, gpu=None, opt_batch: int = DEFAULT_OPT_BATCH)
     return rows
 
 
-def _gpu_or_none():
-    available = Availability.probe()
+def _gpu_or_none(available: Availability):
     if not (available.tensorrt and available.cuda):
         return None
     from react_ros.backends.tensorrt_backend import gpu_identity, import_tensorrt
@@ -83,7 +82,7 @@ def run_list(root: Path) -> int:
     if not folders:
         print(f'no exports under {root} (react-ros export --ckpt CKPT --out {root}/NAME)')
         return 1
-    gpu = _gpu_or_none()
+    gpu = _gpu_or_none(Availability.probe())
     for folder in folders:
         try:
             manifest = Manifest.load(folder)
@@ -131,11 +130,12 @@ def run_verify(folder: Path, checkpoint, frames: int) -> int:
     print(f'ok   {folder}: all {len(GRAPH_NAMES)} graphs match their manifest hashes'
           + (f' and {checkpoint}' if checkpoint else ''))
     failed = False
-    gpu = _gpu_or_none()
+    available = Availability.probe()
+    gpu = _gpu_or_none(available)
     for text, stale in _plan_rows(manifest, gpu):
         print(text)
         failed |= stale
-    if checkpoint and frames > 0 and not Availability.probe().onnxruntime:
+    if checkpoint and frames > 0 and not available.onnxruntime:
         print('skip ONNX Runtime vs PyTorch check: onnxruntime is not installed')
     elif checkpoint and frames > 0:
         same, worst = _online_agreement(checkpoint, manifest, frames)

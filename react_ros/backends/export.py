@@ -82,8 +82,7 @@ def graph_signature(graph: torch.nn.Module, name: str, config, batch: int,
                                      'new_keys_values'}))
 
 
-def _export_graph(graph, name: str, config, path: Path) -> None:
-    signature = graph_signature(graph, name, config, EXAMPLE_BATCH)
+def _export_graph(graph, signature: GraphSignature, path: Path) -> None:
     k = torch.export.Dim('k', min=1, max=MAX_BATCH)
     dynamic_shapes = tuple({0: k} if input_name in signature.batched else None
                            for input_name in signature.inputs)
@@ -169,7 +168,8 @@ def export_checkpoint(checkpoint, out_dir, sampling_steps: int = None, force: bo
     try:
         for name in tqdm(GRAPH_NAMES, desc='export', unit='graph'):
             graph, path = graphs[name], staging / f'{name}.onnx'
-            _export_graph(graph, name, config, path)
+            signature = graph_signature(graph, name, config, EXAMPLE_BATCH)
+            _export_graph(graph, signature, path)
             onnx.checker.check_model(str(path), full_check=True)
             session = onnxruntime.InferenceSession(str(path),
                                                    providers=['CPUExecutionProvider'])
@@ -177,7 +177,6 @@ def export_checkpoint(checkpoint, out_dir, sampling_steps: int = None, force: bo
             if not error <= RELATIVE_TOLERANCE:
                 raise ExportError(f'{name}: ONNX Runtime differs from PyTorch by {error:.2e} '
                                   f'(relative), more than {RELATIVE_TOLERANCE:.0e}')
-            signature = graph_signature(graph, name, config, EXAMPLE_BATCH)
             with torch.inference_mode():
                 outputs = graph(*signature.example)
             entries[name] = {
@@ -198,7 +197,7 @@ def export_checkpoint(checkpoint, out_dir, sampling_steps: int = None, force: bo
                          'onnxscript': onnxscript.__version__,
                          'onnxruntime': onnxruntime.__version__},
             'graphs': entries,
-        })
+        }, out_dir)
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest.data, indent=2) + '\n')
         for name in GRAPH_NAMES:
             (staging / f'{name}.onnx').replace(out_dir / f'{name}.onnx')

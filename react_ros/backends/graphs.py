@@ -27,7 +27,7 @@ more than the attention itself. A ring state is (B, attentions, 2, H, window, Dh
 so one dynamic dimension covers the k samples; new_keys_values is (B, attentions, 2, H, Dh).
 """
 
-from react_ros.model.diffusion import ddim_coefficients, FrameSampler, make_scheduler
+from react_ros.model.diffusion import FrameSampler
 from react_ros.model.layers import CausalBlock, WindowedAttention
 import torch
 from torch import nn
@@ -215,12 +215,10 @@ class DenoiserSample(nn.Module):
         self.denoiser = network.denoiser
         self.heads = network.tokenizer.heads
         self.sampling_steps = sampling_steps
-        FrameSampler(network.denoiser, config, sampling_steps)  # validates the step count
-        scheduler = make_scheduler(config)
-        scheduler.set_timesteps(sampling_steps)
-        self.coefficients = ddim_coefficients(scheduler)
+        sampler = FrameSampler(network.denoiser, config, sampling_steps)  # the PyTorch one
+        self.coefficients = sampler.coefficients
         with torch.no_grad():
-            time = self.denoiser.time_embedding(scheduler.timesteps)  # (S, D)
+            time = self.denoiser.time_embedding(sampler.scheduler.timesteps)  # (S, D)
         self.register_buffer('time_embeddings', time, persistent=False)
 
     def state_shape(self, batch: int) -> tuple:

@@ -41,6 +41,33 @@ DEFAULT_MODEL = 'reaction_synth.pt'
 DEFAULT_MODEL_EXPORT = 'reaction_synth'  # its ONNX export, engines/reaction_synth/
 
 
+# reaction_node's /diagnostics status is named '<node name>: ' + this.
+PIPELINE_STATUS = 'reaction pipeline'
+
+
+def format_problem_counts(counts: dict) -> str:
+    """Write {problem: frames} as reaction_node's speaker_problems value ('no_face: 3')."""
+    return ', '.join(f'{problem}: {count}' for problem, count in sorted(counts.items())) or 'none'
+
+
+def pipeline_reports(diagnostic_arrays) -> list:
+    """Return reaction_node's values from DiagnosticArray messages, one {key: value} per status."""
+    return [{value.key: value.value for value in status.values}
+            for msg in diagnostic_arrays for status in msg.status
+            if status.name.endswith(PIPELINE_STATUS)]
+
+
+def speaker_problem_counts(reports: list) -> dict:
+    """Sum the speaker_problems frame counts of pipeline_reports over all reports."""
+    counts = {}
+    for report in reports:
+        if report['speaker_problems'] != 'none':
+            for entry in report['speaker_problems'].split(', '):
+                problem, count = entry.split(': ')
+                counts[problem] = counts.get(problem, 0) + int(count)
+    return counts
+
+
 def run_node(node_class, args=None):
     """Spin one node until Ctrl-C or shutdown, then clean up (every node's main)."""
     rclpy.init(args=args)

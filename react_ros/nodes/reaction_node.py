@@ -27,8 +27,8 @@ from react_ros.features.audio import PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
 from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, DEFAULT_MODEL_EXPORT,
-                                    package_file, parameter_descriptor, run_node,
-                                    stamp_to_seconds)
+                                    format_problem_counts, package_file, parameter_descriptor,
+                                    PIPELINE_STATUS, run_node, stamp_to_seconds)
 from react_ros.perception.speaker import SpeakerPerception
 from react_ros.perception.visual import VisualPerception
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
@@ -244,10 +244,13 @@ class ReactionNode(LifecycleNode):
             return None
         return AnimatronicMapper.from_yaml(path or default_config_path('animatronic.yaml'))
 
-    def _restart_stream(self):
+    def _stream_seed(self) -> int:
         seed = self.get_parameter('seed').value
+        return seed if seed >= 0 else random.randrange(2**31)
+
+    def _restart_stream(self):
         with self._audio_arrived:
-            self._pipeline.reset(seed if seed >= 0 else random.randrange(2**31))
+            self._pipeline.reset(self._stream_seed())
         self._last_stamp = self._last_command_stamp = None
         if self._mapper:
             self._mapper.reset()
@@ -329,8 +332,7 @@ class ReactionNode(LifecycleNode):
             self._warn('image_stamp', f'image stamp went backwards by '
                        f'{self._last_stamp - stamp:.3f} s (bag loop or restarted camera?): '
                        'starting a new reaction stream')
-            seed = self.get_parameter('seed').value
-            self._pipeline.restart_stream(seed if seed >= 0 else random.randrange(2**31))
+            self._pipeline.restart_stream(self._stream_seed())
         self._last_stamp = stamp
         with self._audio_arrived:
             self._wait_for_audio(stamp)
@@ -441,8 +443,7 @@ class ReactionNode(LifecycleNode):
             'frames_dropped': self._frames_dropped,
             'bad_frames': self._bad_frames,
             # What speaker perception lacked, frames per problem since the last report.
-            'speaker_problems': ', '.join(f'{problem}: {count}' for problem, count
-                                          in sorted(self._speaker_problems.items())) or 'none',
+            'speaker_problems': format_problem_counts(self._speaker_problems),
         }
         self._speaker_problems = collections.Counter()
         level = DiagnosticStatus.OK
@@ -450,7 +451,7 @@ class ReactionNode(LifecycleNode):
         if not recent:
             level, message = DiagnosticStatus.WARN, 'no camera frames processed'
         status = DiagnosticStatus(
-            level=level, name=f'{self.get_name()}: reaction pipeline', message=message,
+            level=level, name=f'{self.get_name()}: {PIPELINE_STATUS}', message=message,
             hardware_id='react_ros',
             values=[KeyValue(key=key, value=f'{value:.3f}' if isinstance(value, float)
                              else str(value)) for key, value in values.items()])

@@ -333,14 +333,3 @@ def run_features(args: argparse.Namespace) -> int:
             return 2
         print(summary.describe())
     return 0
-
-
-def main(argv=None) -> int:
-    """Run features as a standalone command."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    add_arguments(parser)
-    return run_features(parser.parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())
