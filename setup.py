@@ -29,7 +29,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'react-ros = react_ros.cli:main',
+            'react-ros = react_ros.commands:main',
             'reaction_node = react_ros.nodes.reaction_node:main',
             'face_display_node = react_ros.nodes.face_display_node:main',
             'audio_capture_node = react_ros.nodes.audio_capture_node:main',

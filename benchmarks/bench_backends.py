@@ -19,8 +19,9 @@ import time
 
 from bench_model import speaker_inputs  # the same random speaker as the model benchmark
 import numpy as np
-from react_ros.backends import Availability, ensure_export, GraphGenerator
+from react_ros.backends.loader import ensure_export, GraphGenerator
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
+from react_ros.backends.selection import Availability
 from react_ros.model.generator import ReactionGenerator
 import torch
 

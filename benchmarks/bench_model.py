@@ -83,7 +83,7 @@ def main():
     parser.add_argument('--long-repeats', type=int, default=1,
                         help='timed runs with the slow sampler')
     parser.add_argument('--checkpoint', help='a checkpoint to time instead of untrained weights')
-    parser.add_argument('--package', default='react_ros.model',
+    parser.add_argument('--package', default='react_ros.model.generator',
                         help='model package to import ReactionGenerator from')
     args = parser.parse_args()
     model = importlib.import_module(args.package)

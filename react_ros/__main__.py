@@ -2,6 +2,6 @@
 
 import sys
 
-from react_ros.cli import main
+from react_ros.commands import main
 
 sys.exit(main())

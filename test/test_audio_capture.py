@@ -8,7 +8,7 @@ import pytest
 from rcl_interfaces.msg import Log
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from react_ros.harness import NodeProcess, ROSOUT_QOS, wait_until
+from react_ros.support.harness import NodeProcess, ROSOUT_QOS, wait_until
 
 ALSA_FILE_DEVICE = """
 </usr/share/alsa/alsa.conf>

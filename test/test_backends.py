@@ -9,16 +9,15 @@ import sys
 import numpy as np
 import onnxruntime
 import pytest
-from react_ros.backends import (
-    Availability, BackendUnavailable, choose_backend, ensure_export, GraphGenerator,
-    load_generator)
 from react_ros.backends.engine_cache import (
     cache_decision, engine_key, GpuIdentity, plan_paths, profile_shapes, write_key)
 from react_ros.backends.export import (
     compare_with_torch, export_checkpoint, ExportError, RELATIVE_TOLERANCE)
 from react_ros.backends.graphs import build_graphs, GRAPH_NAMES
+from react_ros.backends.loader import ensure_export, GraphGenerator, load_generator
 from react_ros.backends.manifest import file_sha256, Manifest, StaleExportError
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner, session_providers
+from react_ros.backends.selection import Availability, BackendUnavailable, choose_backend
 from react_ros.model.generator import ReactionGenerator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -269,7 +268,7 @@ def test_gpu_providers_only_when_the_build_has_them():
 
 
 def _react_ros(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'react_ros.cli', *args], capture_output=True,
+    return subprocess.run([sys.executable, '-m', 'react_ros', *args], capture_output=True,
                           text=True, timeout=300)
 
 

@@ -160,7 +160,7 @@ def test_player_subprocess_to_recorder_restamps_and_loops(demo_bag, ros_context,
     recorder = BagRecorder([IMAGE_TOPIC, AUDIO_TOPIC, AUDIO_INFO_TOPIC], context=ros_context)
     with spinning(ros_context, recorder):
         player = subprocess.run(
-            [sys.executable, '-m', 'react_ros.bag.player', str(demo_bag), '--loops', '2',
+            [sys.executable, '-m', 'react_ros', 'play', str(demo_bag), '--loops', '2',
              '--wait-subscribers', '15'],
             cwd=REPOSITORY, env=ros_env, capture_output=True, text=True,
             timeout=PEER_TIMEOUT_S)

@@ -16,14 +16,15 @@ import shutil
 import numpy as np
 import pytest
 from react_ros import spec
+from react_ros.commands import predict as predict_command, train as train_command
 from react_ros.data import layout
 from react_ros.data.dataset import load_dataset, SpeakerFeaturesError
+from react_ros.data.feature_cache import cache_path
+from react_ros.data.feature_extraction import extract_split
 from react_ros.data.synth import write_corpus
 from react_ros.model.generator import ReactionGenerator
-from react_ros.perception.features_cli import cache_path, extract_split
-from react_ros.train.cli import add_train_arguments, run_train
 from react_ros.train.normalisation import compute_normalisation
-from react_ros.train.predict import add_predict_arguments, generate_reactions, run_predict
+from react_ros.train.predict import generate_reactions
 from react_ros.train.trainer import (_batches, _prepare, load_training_data, Trainer,
                                      TrainOptions)
 import torch
@@ -177,8 +178,8 @@ def test_frames_without_a_face_reach_training(corpus_copy, tmp_path, capsys):
     np.testing.assert_allclose(stats['visual_mean'].numpy(), faces.mean(axis=0), atol=1e-5)
 
     out = tmp_path / 'model.pt'
-    parser = _parser(add_train_arguments)
-    assert run_train(parser.parse_args(OPTIONS + [
+    parser = _parser(train_command.add_arguments)
+    assert train_command.run(parser.parse_args(OPTIONS + [
         '--data', str(corpus_copy), '--out', str(out), '--speaker-features', 'extracted']),
         command='test') == 0
     assert 'on speaker features from extracted' in capsys.readouterr().out
@@ -192,12 +193,12 @@ def test_frames_without_a_face_reach_training(corpus_copy, tmp_path, capsys):
     assert not np.allclose(masked, generator.generate(audio, visual[:60], k=1, seed=0))
 
     prediction = tmp_path / 'pred.npy'
-    predict = _parser(add_predict_arguments)
-    assert run_predict(predict.parse_args([
+    predict = _parser(predict_command.add_arguments)
+    assert predict_command.run(predict.parse_args([
         '--ckpt', str(out), '--data', str(corpus_copy), '--split', 'test', '--out',
         str(prediction), '-k', '1', '--speaker-features', 'extracted', '--quiet'])) == 2
     assert '--split test' in capsys.readouterr().err
-    assert run_predict(predict.parse_args([
+    assert predict_command.run(predict.parse_args([
         '--ckpt', str(out), '--data', str(corpus_copy), '--split', 'val', '--out',
         str(prediction), '-k', '1', '--quiet'])) == 0
     assert 'speaker features from extracted' in capsys.readouterr().out
@@ -218,9 +219,9 @@ def test_resume_keeps_the_speaker_features_of_the_run(corpus, tmp_path, capsys):
     with pytest.raises(ValueError, match='speaker_features annotations then, extracted now'):
         Trainer.resume(out, load_training_data(corpus, speaker_features='extracted'), 'test')
     # Without --speaker-features, --resume takes the run's own (auto would pick extracted).
-    args = _parser(add_train_arguments).parse_args([
+    args = _parser(train_command.add_arguments).parse_args([
         '--data', str(corpus), '--out', str(out), '--resume', '--quiet'])
-    assert run_train(args, command='test') == 0
+    assert train_command.run(args, command='test') == 0
     assert 'on speaker features from annotations' in capsys.readouterr().out
 
 

@@ -13,14 +13,14 @@ from diagnostic_msgs.msg import DiagnosticArray
 from hri_msgs.msg import Expression
 import numpy as np
 import pytest
-from react_ros.backends import Availability, choose_backend
+from react_ros.backends.selection import Availability, choose_backend
 from react_ros.bag.make_bag import make_demo_bag
 from react_ros.bag.msg_types import read_header_stamp
-from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, play, start_nodes,
-                               wait_until)
 from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.spec import within_range
+from react_ros.support.harness import (bring_up, LifecycleClient, NodeProcess, play,
+                                       start_nodes, wait_until)
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image, JointState
 

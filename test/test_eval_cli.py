@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from react_ros.cli import main
+from react_ros.commands import main
 from react_ros.data.synth import write_corpus
 
 

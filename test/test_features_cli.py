@@ -12,10 +12,11 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from react_ros.cli import main
+from react_ros.commands import main
 from react_ros.data.dataset import load_dataset
+from react_ros.data.feature_cache import cache_path, read_cache
+from react_ros.data.feature_extraction import extract_split
 from react_ros.data.synth import write_corpus
-from react_ros.perception.features_cli import cache_path, extract_split, read_cache
 from react_ros.perception.visual import VisualPerception
 from react_ros.spec import FPS, SPEAKER_VISUAL_DIM
 from skimage.data import astronaut

@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 from react_ros import spec
-from react_ros.model import ReactionGenerator, ReactionModelConfig
+from react_ros.model.config import ReactionModelConfig
 from react_ros.model.diffusion import ddim_coefficients, make_scheduler
+from react_ros.model.generator import ReactionGenerator
 from react_ros.model.token_predictor import sample_tokens
 import torch
 

@@ -20,11 +20,11 @@ from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
-from react_ros.harness import (bring_up, LifecycleClient, NodeProcess, ROSOUT_QOS,
-                               wait_until)
-from react_ros.nodes.common import default_config_path
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
+from react_ros.resources import default_config_path
 from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, within_range
+from react_ros.support.harness import (bring_up, LifecycleClient, NodeProcess, ROSOUT_QOS,
+                                       wait_until)
 from sensor_msgs.msg import Image, JointState
 import skimage.data
 from std_msgs.msg import Float64MultiArray

@@ -12,9 +12,10 @@ import wave
 import numpy as np
 import pytest
 from react_ros import spec
+from react_ros.commands import main
 from react_ros.data import layout, mars, synth
 from react_ros.data.dataset import build_dataset, read_attributes
-from react_ros.data.synth import main, MANIFEST_NAME, split_sizes, write_corpus
+from react_ros.data.synth import split_sizes, write_corpus
 
 SESSIONS = 2
 LISTENERS = 4
@@ -40,7 +41,7 @@ def _files(root: Path) -> dict:
 
 def _sessions(root: Path):
     """Yield (split, session) of every session the manifest lists."""
-    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    manifest = json.loads((root / layout.SYNTH_MANIFEST).read_text())
     for split, sessions in manifest['splits'].items():
         for session in sessions:
             yield split, session
@@ -68,7 +69,7 @@ def test_same_seed_same_bytes_other_seed_differs(corpus, tmp_path):
 
 
 def test_files_land_where_layout_says(corpus):
-    expected = {Path(MANIFEST_NAME)}
+    expected = {Path(layout.SYNTH_MANIFEST)}
     everything = itertools.product(_sessions(corpus), layout.ROLES, _clips())
     for (split, session), role, clip in everything:
         for kind, suffix in ((layout.MARS_ATTRIBUTES, synth.ATTRIBUTE_SUFFIX),
@@ -193,15 +194,15 @@ def test_refuses_non_empty_directory(tmp_path, capsys):
     with pytest.raises(FileExistsError, match='refusing to delete'):
         write_corpus(target, 1, 0, overwrite=True, progress=False)
     assert (target / 'keep.txt').read_text() == 'not a corpus'
-    assert main(['--out', str(target), '--sessions', '1', '--quiet']) == 2
+    assert main(['synth', '--out', str(target), '--sessions', '1', '--quiet']) == 2
     assert 'not empty' in capsys.readouterr().err
 
     corpus = tmp_path / 'corpus'
-    assert main(['--out', str(corpus), '--sessions', '1', '--clip-seconds', '4',
+    assert main(['synth', '--out', str(corpus), '--sessions', '1', '--clip-seconds', '4',
                  '--listeners', '2', '--quiet']) == 0
     assert 'sessions/s' in capsys.readouterr().out
-    assert main(['--out', str(corpus), '--sessions', '1', '--quiet']) == 2
-    assert main(['--out', str(corpus), '--sessions', '1', '--clip-seconds', '4',
+    assert main(['synth', '--out', str(corpus), '--sessions', '1', '--quiet']) == 2
+    assert main(['synth', '--out', str(corpus), '--sessions', '1', '--clip-seconds', '4',
                  '--listeners', '3', '--overwrite', '--quiet']) == 0
     assert len(list((corpus / 'train' / layout.MARS_ATTRIBUTES).rglob('listener/*/*'))) == 3
 

@@ -11,14 +11,13 @@ import cv2
 import numpy as np
 import pytest
 from react_ros import spec
+from react_ros.commands import eval as eval_command, predict as predict_command
+from react_ros.commands import train as train_command
 from react_ros.data.dataset import load_dataset
 from react_ros.data.synth import write_corpus
-from react_ros.eval.cli import add_arguments as add_eval_arguments, run_eval
 from react_ros.model.generator import ReactionGenerator
 from react_ros.train import checkpoint, losses
-from react_ros.train.cli import add_train_arguments, run_train
 from react_ros.train.normalisation import compute_normalisation, is_identity
-from react_ros.train.predict import add_predict_arguments, run_predict
 from react_ros.train.trainer import load_training_data, Trainer, TrainOptions
 import torch
 
@@ -138,7 +137,7 @@ def test_checkpoint_loads_with_provenance_and_statistics(trained, corpus, data):
 
 def _train_args(*argv):
     parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
+    train_command.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -148,21 +147,22 @@ def test_refuses_to_overwrite_another_run(tmp_path, corpus, trained, capsys):
     before = out.read_bytes()
     quick = ('--stage', 'tokenizer', '--epochs', '1', '--window', '32', '--threads', '1',
              '--data', str(corpus), '--out', str(out), '--quiet')
-    assert run_train(_train_args(*quick)) == 2
+    assert train_command.run(_train_args(*quick)) == 2
     assert '--overwrite' in capsys.readouterr().err
     assert out.read_bytes() == before
     # Not a checkpoint at all: refused too.
     other = tmp_path / 'notes.pt'
     other.write_text('my notes')
-    assert run_train(_train_args(*quick[:-3], '--out', str(other))) == 2
+    assert train_command.run(_train_args(*quick[:-3], '--out', str(other))) == 2
     assert other.read_text() == 'my notes'
     # Resume with other options is refused; resuming a complete run does nothing.
-    assert run_train(_train_args(*quick, '--resume')) == 2
+    assert train_command.run(_train_args(*quick, '--resume')) == 2
     assert 'differ' in capsys.readouterr().err
-    assert run_train(_train_args('--data', str(corpus), '--out', str(out), '--resume')) == 0
+    resume = _train_args('--data', str(corpus), '--out', str(out), '--resume')
+    assert train_command.run(resume) == 0
     assert out.read_bytes() == before
     # --overwrite replaces it with a new run.
-    assert run_train(_train_args(*quick, '--overwrite'), command='overwrite (test)') == 0
+    assert train_command.run(_train_args(*quick, '--overwrite'), command='overwrite (test)') == 0
     state = checkpoint.read_training_state(out)
     assert state['run_id'] != checkpoint.read_training_state(trained)['run_id']
     assert ReactionGenerator.from_checkpoint(out).provenance['command'] == 'overwrite (test)'
@@ -172,7 +172,7 @@ def test_refuses_to_overwrite_another_run(tmp_path, corpus, trained, capsys):
 def test_later_stages_need_earlier_ones(tmp_path, corpus, trained, capsys):
     args = _train_args('--stage', 'predictor', '--data', str(corpus), '--out',
                        str(tmp_path / 'p.pt'), '--quiet')
-    assert run_train(args) == 2
+    assert train_command.run(args) == 2
     assert 'tokenizer' in capsys.readouterr().err
     assert not (tmp_path / 'p.pt').exists()
 
@@ -212,9 +212,9 @@ def test_channels_and_frames_a_dataset_lacks_do_not_count(trained):
 
 def test_predictions_file_scores_with_react_ros_eval(tmp_path, corpus, trained, capsys):
     parser = argparse.ArgumentParser()
-    add_predict_arguments(parser)
+    predict_command.add_arguments(parser)
     prediction = tmp_path / 'pred.npy'
-    assert run_predict(parser.parse_args([
+    assert predict_command.run(parser.parse_args([
         '--ckpt', str(trained), '--data', str(corpus), '--out', str(prediction), '-k', '2',
         '--online', '--quiet'])) == 0
     values = np.load(prediction)
@@ -222,7 +222,7 @@ def test_predictions_file_scores_with_react_ros_eval(tmp_path, corpus, trained, 
     assert values.shape == (len(test_split.pairs), 2, 120, spec.NUM_ATTRIBUTES)
     capsys.readouterr()
     parser = argparse.ArgumentParser()
-    add_eval_arguments(parser)
-    assert run_eval(parser.parse_args(['--data', str(corpus), '--pred', str(prediction),
-                                       '--json'])) == 0
+    eval_command.add_arguments(parser)
+    assert eval_command.run(parser.parse_args(['--data', str(corpus), '--pred',
+                                               str(prediction), '--json'])) == 0
     assert 'FRCorr' in capsys.readouterr().out

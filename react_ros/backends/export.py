@@ -9,7 +9,6 @@ opset and the exporter versions. Success is reported only after onnx.checker pas
 ONNX Runtime matches PyTorch on random inputs for several k.
 """
 
-import argparse
 from dataclasses import dataclass
 import itertools
 import json
@@ -206,23 +205,3 @@ def export_checkpoint(checkpoint, out_dir, sampling_steps: int = None, force: bo
         shutil.rmtree(staging, ignore_errors=True)
     log(f'exported {len(GRAPH_NAMES)} graphs to {out_dir} in {time.monotonic() - started:.1f} s')
     return manifest
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the `react-ros export` options."""
-    parser.add_argument('--ckpt', required=True, help='reaction model checkpoint (.pt)')
-    parser.add_argument('--out', required=True, help='folder for the graphs, e.g. engines/NAME/')
-    parser.add_argument('--sampling-steps', type=int, default=None,
-                        help="DDIM steps baked into denoiser_sample (default: the model's)")
-    parser.add_argument('--force', action='store_true',
-                        help='replace an export of another checkpoint in --out')
-
-
-def run_export(args) -> int:
-    """Run `react-ros export`; return the exit status."""
-    try:
-        export_checkpoint(args.ckpt, args.out, args.sampling_steps, args.force)
-    except (ExportError, ValueError, FileNotFoundError) as error:
-        print(f'react-ros export: {error}')
-        return 1
-    return 0

@@ -8,27 +8,17 @@ and builds the environment every ROS process of the project needs.
 
 import os
 from pathlib import Path
-import sys
 from typing import Dict, Mapping, Optional
 
-PACKAGE_NAME = 'react_ros'
-FASTDDS_PROFILE_NAME = 'fastdds.xml'
+from react_ros.resources import FASTDDS_PROFILE, package_file
 
 
 def fastdds_profile_path() -> Path:
-    """
-    Return the Fast DDS XML profile for large data (SHM 16 MiB segment + UDPv4).
-
-    Looks in the installed share/react_ros/config first, then in the repository's config/.
-    """
-    candidates = [Path(sys.prefix) / 'share' / PACKAGE_NAME / 'config' / FASTDDS_PROFILE_NAME,
-                  Path(__file__).resolve().parents[2] / 'config' / FASTDDS_PROFILE_NAME]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f'Fast DDS profile {FASTDDS_PROFILE_NAME} not found; searched '
-        + ', '.join(str(path) for path in candidates))
+    """Return the Fast DDS XML profile for large data (SHM 16 MiB segment + UDPv4)."""
+    path = package_file('config', FASTDDS_PROFILE)
+    if not path.is_file():
+        raise FileNotFoundError(f'Fast DDS profile {FASTDDS_PROFILE} not found at {path}')
+    return path
 
 
 def dds_environment(domain_id: int, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:

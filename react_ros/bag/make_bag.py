@@ -12,12 +12,10 @@ would deliver it) and /audio_info (audio_common_msgs/msg/AudioInfo, once at the 
 ROS-free: written with rosbags.
 """
 
-import argparse
 from dataclasses import dataclass, field
 import heapq
 from pathlib import Path
 import shutil
-import sys
 import time
 from typing import Dict, Iterator, List, Tuple
 
@@ -289,39 +287,3 @@ def make_demo_bag(out_path, duration_s: float = 20.0, seed: int = 0, fps: float 
         write_s=time.perf_counter() - started, compression='zstd' if compress else 'none',
         speech_s=[(start / AUDIO_SAMPLE_RATE, end / AUDIO_SAMPLE_RATE)
                   for start, end in speech_ranges])
-
-
-def add_make_bag_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the make-bag command-line arguments to parser."""
-    parser.add_argument('out', type=Path, help='rosbag2 folder to create (must not exist)')
-    parser.add_argument('--duration', type=float, default=20.0, help='seconds (default 20)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
-    parser.add_argument('--fps', type=float, default=FPS, help=f'image rate (default {FPS:g})')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing rosbag2 folder at OUT')
-    parser.add_argument('--no-compress', action='store_true',
-                        help='store MCAP chunks uncompressed (faster, larger)')
-
-
-def run_make_bag(args: argparse.Namespace) -> int:
-    """Run make-bag from parsed arguments; return the process exit code."""
-    try:
-        summary = make_demo_bag(args.out, duration_s=args.duration, seed=args.seed,
-                                fps=args.fps, overwrite=args.overwrite,
-                                compress=not args.no_compress)
-    except (FileExistsError, ValueError) as error:
-        print(f'make-bag: error: {error}', file=sys.stderr)
-        return 2
-    print(summary.describe())
-    return 0
-
-
-def main(argv=None) -> int:
-    """Run make-bag as a standalone command."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    add_make_bag_arguments(parser)
-    return run_make_bag(parser.parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -9,11 +9,9 @@ first field is a std_msgs/Header. On each further loop the stamps restart from t
 loop by the bag's length. Needs the generated Python message packages for the bag's types.
 """
 
-import argparse
 from dataclasses import dataclass, field
 import importlib
 from pathlib import Path
-import sys
 import threading
 import time
 from typing import Dict, Iterable, List, Optional
@@ -262,46 +260,10 @@ def _shift_stamp(raw, leading_header: bool, restamp: bool, loop_shift_ns: int, b
     return bytes(payload)
 
 
-def add_play_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the play command-line arguments to parser."""
-    parser.add_argument('bag', type=Path, help='rosbag2 folder to replay')
-    parser.add_argument('--rate', type=float, default=1.0, help='speed factor (default 1)')
-    parser.add_argument('--loops', type=int, default=1, help='times to play (default 1)')
-    parser.add_argument('--no-restamp', action='store_true',
-                        help='publish the recorded header stamps unchanged')
-    parser.add_argument('--monotonic', action='store_true',
-                        help='keep stamps increasing across loops instead of jumping back')
-    parser.add_argument('--topics', nargs='+', help='only these topics')
-    parser.add_argument('--remap-prefix', default='', help='publish TOPIC as PREFIX/TOPIC')
-    parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='S',
-                        help='wait up to S seconds for every topic to have a subscriber')
-
-
-def run_play(args: argparse.Namespace) -> int:
-    """Run play from parsed arguments (initialises rclpy); return the exit code."""
+def play_in_own_context(path, **options) -> PlayStats:
+    """Play a bag as play_bag does, in an rclpy context of its own (a player process)."""
     rclpy.init()
     try:
-        stats = play_bag(args.bag, rate=args.rate, restamp=not args.no_restamp,
-                         loops=args.loops, monotonic=args.monotonic, topics=args.topics,
-                         remap_prefix=args.remap_prefix,
-                         wait_for_subscribers_s=args.wait_subscribers)
-    except (FileNotFoundError, RuntimeError, ValueError) as error:
-        print(f'play: error: {error}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return play_bag(path, **options)
     finally:
         rclpy.try_shutdown()
-    print(stats.describe(), flush=True)
-    return 0
-
-
-def main(argv=None) -> int:
-    """Run play as a standalone command."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    add_play_arguments(parser)
-    return run_play(parser.parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

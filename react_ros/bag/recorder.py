@@ -66,11 +66,6 @@ class BagRecorder(Node):
         if self._pending:
             self._discovery_timer = self.create_timer(DISCOVERY_PERIOD_S, self._discover)
 
-    @property
-    def pending_topics(self) -> List[str]:
-        """Topics named for discovery that have no publisher (and so no subscription) yet."""
-        return list(self._pending)
-
     def _discover(self) -> None:
         types = dict(self.get_topic_names_and_types())
         for topic in list(self._pending):

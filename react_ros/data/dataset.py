@@ -1,8 +1,9 @@
 """
 The in-memory form of a REACT dataset, shared by the REACT 2024 and REACT 2025 (MARS) readers.
 
-A reader turns its folder layout into a `DatasetPlan` (which files make which clip, which clips
-pair up, which listener clips are appropriate reactions); `build_dataset` loads the plan into a
+A reader turns its folder layout into a `DatasetPlan` (react_ros.data.plan; which files make
+which clip, which clips pair up, which listener clips are appropriate reactions;
+react_ros.data.readers picks the reader); `build_dataset` loads the plan into a
 `ReactDataset`. Every clip keeps its dataset's native frame rate unless `fps` asks for another
 one. Files that are missing or unreadable are skipped and listed in `ReactDataset.skipped` with
 the reason; the clip pairs that need them are left out. `load_dataset` is the entry point.
@@ -12,12 +13,13 @@ The speaker inputs come from one of two sources (`speaker_features`):
 - 'annotations': audio features computed here from the WAV (sequence_audio_features), visual
   input from the dataset's speaker annotations (react_ros.data.speaker.speaker_visual), a face
   on every frame;
-- 'extracted': what `react-ros features` cached for each speaker clip (react_ros.perception.
-  features_cli): the audio perception the robot runs live and, for a dataset with speaker
-  videos, the visual perception of the video, whose frames without a trustworthy face have
-  speaker_present False. The cache must be at the frame rate the dataset is loaded at (it is
-  not resampled: run `react-ros features --fps F` for another rate); a speaker clip without an
-  up-to-date cache entry is an error naming the command to run;
+- 'extracted': what `react-ros features` cached for each speaker clip (react_ros.data.
+  feature_cache, written by react_ros.data.feature_extraction): the audio perception the
+  robot runs live and, for a dataset with speaker videos, the visual perception of the video,
+  whose frames without a trustworthy face have speaker_present False. The cache must be at
+  the frame rate the dataset is loaded at (it is not resampled: run `react-ros features --fps
+  F` for another rate); a speaker clip without an up-to-date cache entry is an error naming
+  the command to run;
 - 'auto': 'extracted' when every speaker clip has an up-to-date cache entry, else
   'annotations'; `ReactDataset.speaker_features` says which was used.
 
@@ -37,44 +39,27 @@ torch Dataset of fixed-length windows (for training). Both yield dicts of tensor
 
 from concurrent.futures import ProcessPoolExecutor
 import csv
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 import logging
 from pathlib import Path
 import re
 
 import numpy as np
 from react_ros import spec
+from react_ros.data import feature_cache, readers
 from react_ros.data import layout as paths
+from react_ros.data.plan import (ClipSource, DatasetFormatError, DatasetPlan, SkippedFile,
+                                 SPEAKER_FEATURES)
 from react_ros.data.speaker import MM_ROTATION, speaker_audio, speaker_visual
 from scipy.io import wavfile
 import torch
 from torch.utils.data import Dataset
 
 LOGGER = logging.getLogger(__name__)
-LAYOUTS = ('react2024', 'mars')
-SPEAKER_FEATURES = ('annotations', 'extracted', 'auto')
-NOT_EXTRACTED = 'not extracted'
-
-
-class DatasetFormatError(ValueError):
-    """A dataset file that is missing or cannot be used; the message starts with its path."""
-
-    def __init__(self, path, reason: str):
-        super().__init__(f'{path}: {reason}')
-        self.path = str(path)
-        self.reason = reason
 
 
 class SpeakerFeaturesError(ValueError):
     """Extracted speaker features that are missing, out of date or unusable for this load."""
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file left out of a loaded dataset, and why."""
-
-    path: str
-    reason: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,40 +366,6 @@ class AppropriateReactions:
 # Plans and loading
 
 
-@dataclass
-class ClipSource:
-    """The files of one clip; coefficients None = the dataset has no 3DMM, audio None = unused."""
-
-    clip_id: str
-    attributes: Path
-    coefficients: Path = None
-    audio: Path = None
-
-
-@dataclass
-class PairSource:
-    """A speaker clip, its listener clip and the other appropriate listener clips (by id)."""
-
-    speaker: str
-    listener: str
-    mirrored: bool
-    source_index: int
-    appropriate: tuple = ()
-
-
-@dataclass
-class DatasetPlan:
-    """What a reader found: clips, pairs, and the files it already had to skip."""
-
-    layout: str
-    split: str
-    root: Path
-    fps: float
-    clips: list
-    pairs: list
-    skipped: list = field(default_factory=list)
-
-
 def load_clip(source: ClipSource, native_fps: float, fps: float,
               length_tolerance_s: float) -> Clip:
     """
@@ -459,34 +410,17 @@ def _extracted_features(plan: DatasetPlan, fps: float, features_root: Path) -> t
 
     Returns ({clip id: ClipFeatures}, {clip id: problem}) over the clips with audio.
     """
-    # Imported here: the extractor builds on this module.
-    from react_ros.perception import features_cli
-
-    video_dir = plan.root / plan.split / features_cli.VIDEO_DIRS[plan.layout]
     found, problems = {}, {}
     for source in plan.clips:
         if source.audio is None:
             continue
-        path = features_cli.cache_path(features_root, plan.split, source.clip_id)
-        if not path.is_file():
-            problems[source.clip_id] = NOT_EXTRACTED
-            continue
-        video = video_dir / f'{source.clip_id}{features_cli.VIDEO_SUFFIX}'
-        # The key the extractor wrote: its version, the frame rate and the source files' stats.
-        key = features_cli.cache_key(features_cli.source_files(source, video), fps)
-        features = features_cli.read_cache(path, key)
-        if features is not None:
-            found[source.clip_id] = features
-            continue
-        stored = features_cli.read_cache(path)
-        if stored is None:
-            problems[source.clip_id] = f'unreadable cache file {path}'
-        elif stored.fps != fps:
-            problems[source.clip_id] = (f'extracted at {stored.fps:g} fps, the dataset is '
-                                        f'loaded at {fps:g} fps')
+        files = feature_cache.source_files(source, readers.clip_video(plan, source.clip_id))
+        features, problem = feature_cache.lookup(
+            feature_cache.cache_path(features_root, plan.split, source.clip_id), files, fps)
+        if features is None:
+            problems[source.clip_id] = problem
         else:
-            problems[source.clip_id] = ('out of date (its files, or the extractor version, '
-                                        'changed since the extraction)')
+            found[source.clip_id] = features
     return found, problems
 
 
@@ -530,7 +464,7 @@ def _choose_speaker_features(plan: DatasetPlan, fps: float, speaker_features: st
     found, problems = _extracted_features(plan, fps, features_root)
     if speaker_features == 'extracted':
         unextracted = tuple(clip_id for clip_id, problem in problems.items()
-                            if problem == NOT_EXTRACTED)
+                            if problem == feature_cache.NOT_EXTRACTED)
         if not found or len(unextracted) < len(problems):
             raise SpeakerFeaturesError(_features_problem(plan, fps, features_root, problems))
         return 'extracted', found, unextracted
@@ -607,7 +541,7 @@ def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
                 f'extracted features {len(features.audio)}; run '
                 f'`{_features_command(plan, fps, features_root)} --force`')
         clip.audio, clip.extracted = features.audio, features
-    usable = {clip_id: NOT_EXTRACTED for clip_id in unextracted if clip_id in clips}
+    usable = {clip_id: feature_cache.NOT_EXTRACTED for clip_id in unextracted if clip_id in clips}
     if usable:
         raise SpeakerFeaturesError(_features_problem(plan, fps, features_root, usable))
     pairs = []
@@ -768,28 +702,7 @@ def load_dataset(root, split: str, layout: str = 'auto', *, mirror: bool = True,
     upstream loaders do; pairs are ordered forward first, then mirrored). Other options: see
     `build_dataset`.
     """
-    plan = plan_dataset(root, split, layout, mirror=mirror)
+    plan = readers.plan_dataset(root, split, layout, mirror=mirror)
     return build_dataset(plan, fps=fps, strict=strict, length_tolerance_s=length_tolerance_s,
                          include_mm=include_mm, workers=workers,
                          speaker_features=speaker_features, features_root=root)
-
-
-def plan_dataset(root, split: str, layout: str = 'auto', mirror: bool = True) -> DatasetPlan:
-    """Return the DatasetPlan of one split (arguments as for `load_dataset`), loading nothing."""
-    from react_ros.data import mars, react2024  # the readers build on this module
-
-    readers = {'react2024': react2024, 'mars': mars}
-    root = Path(root)
-    if split not in paths.SPLITS:
-        raise ValueError(f'unknown split {split!r}; splits are {", ".join(paths.SPLITS)}')
-    if layout == 'auto':
-        found = [name for name, reader in readers.items() if reader.looks_like(root, split)]
-        if not found:
-            raise FileNotFoundError(
-                f'{root}: no {split!r} split of a REACT 2024 ({paths.REACT2024_DATA}/{split}/'
-                f'{paths.REACT2024_EMOTION}) or REACT 2025 ({split}/{paths.MARS_ATTRIBUTES}) '
-                f'dataset')
-        layout = found[0]
-    if layout not in readers:
-        raise ValueError(f'unknown layout {layout!r}; layouts are auto, {", ".join(LAYOUTS)}')
-    return readers[layout].plan(root, split, mirror=mirror)

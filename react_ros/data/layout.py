@@ -27,10 +27,14 @@ baseline_react2023 dataset.py and tool/matrix_split.py); ROOT may also be the da
 from react_ros import spec
 
 SPLITS = ('train', 'val', 'test')
+# Written at the root of a synthetic corpus (react_ros.data.synth): its listener clips are
+# reactions, not speaker behaviour, so they are never mirrored into speakers by default.
+SYNTH_MANIFEST = 'synth-corpus.json'
 ROLES = ('speaker', 'listener')
 AUDIO_SUFFIX = '.wav'
 COEFFICIENT_SUFFIX = '.npy'
 CSV_SUFFIX = '.csv'
+VIDEO_SUFFIX = '.mp4'
 
 # The header names of the 25 attribute columns in REACT Emotion CSVs, in spec.ATTRIBUTE_NAMES
 # order (readers also accept the spec names, e.g. 'expr_happy' for 'Happy').

@@ -12,7 +12,7 @@ from pathlib import Path
 import re
 
 from react_ros.data import layout as paths
-from react_ros.data.dataset import ClipSource, DatasetPlan, PairSource, SkippedFile
+from react_ros.data.plan import ClipSource, DatasetPlan, PairSource, SkippedFile
 
 
 def looks_like(root, split: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from react_ros.data import layout as paths
-from react_ros.data.dataset import ClipSource, DatasetFormatError, DatasetPlan, PairSource
+from react_ros.data.plan import ClipSource, DatasetFormatError, DatasetPlan, PairSource
 
 LOGGER = logging.getLogger(__name__)
 

@@ -11,13 +11,11 @@ performance (hard links to the same bytes where the file system allows, else cop
 are in docs/synthetic-corpus.md. Not human data, and no substitute for it.
 """
 
-import argparse
 from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
 import shutil
-import sys
 import time
 from typing import Dict, List, Sequence, Tuple
 import wave
@@ -30,7 +28,6 @@ from react_ros.data.synth_behaviour import (
 from react_ros.speech import synthesize, to_s16le, Voice
 from tqdm import tqdm
 
-MANIFEST_NAME = 'synth-corpus.json'
 # Attributes in the first format the MARS reader accepts (upstream ships .npy).
 ATTRIBUTE_SUFFIX = layout.MARS_ATTRIBUTE_SUFFIXES[0]
 # Clip lengths are whole multiples of 3 frames: 3 frames at 30 fps = 1600 samples at 16 kHz,
@@ -174,9 +171,9 @@ def _prepare_output(out: Path, overwrite: bool) -> None:
         if not overwrite:
             raise FileExistsError(f'{out} is not empty; choose an empty or new directory or '
                                   'pass --overwrite to replace a synthetic corpus there')
-        if not (out / MANIFEST_NAME).is_file():
-            raise FileExistsError(f'{out} is not empty and holds no {MANIFEST_NAME}, so it is '
-                                  'not a synthetic corpus; refusing to delete it')
+        if not (out / layout.SYNTH_MANIFEST).is_file():
+            raise FileExistsError(f'{out} is not empty and holds no {layout.SYNTH_MANIFEST}, so '
+                                  'it is not a synthetic corpus; refusing to delete it')
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -257,7 +254,8 @@ def write_corpus(out, sessions: int, seed: int, clip_seconds: Sequence[float] = 
         'listener_styles': {name: dict(zip(map(clip_name, range(listeners_per_clip)), names))
                             for name, names in styles.items()},
     }
-    (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True) + '\n')
+    manifest_text = json.dumps(manifest, indent=1, sort_keys=True) + '\n'
+    (out / layout.SYNTH_MANIFEST).write_text(manifest_text)
 
     cache = SpeechCache()
     styles_by_name = {style.name: style for style in LISTENER_STYLES}
@@ -291,47 +289,3 @@ def write_corpus(out, sessions: int, seed: int, clip_seconds: Sequence[float] = 
     return CorpusSummary(out, seed, splits, listeners_per_clip, total_frames,
                          time.perf_counter() - start, cache.synthesis_s, cache.syntheses,
                          cache.requests, session_s)
-
-
-def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the synth command-line arguments to parser."""
-    parser.add_argument('--out', type=Path, required=True,
-                        help='corpus directory to create (must be empty or new)')
-    parser.add_argument('--sessions', type=int, default=20, help='sessions (default 20)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
-    parser.add_argument('--clip-seconds', type=float, nargs='+', default=[10.0, 20.0],
-                        metavar='S', help='clip length, or MIN MAX range (default 10 20)')
-    parser.add_argument('--listeners', type=int, default=4,
-                        help='listener reactions per session (default 4)')
-    parser.add_argument('--val-fraction', type=float, default=0.1,
-                        help='share of sessions for val (default 0.1)')
-    parser.add_argument('--test-fraction', type=float, default=0.1,
-                        help='share of sessions for test (default 0.1)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace a synthetic corpus already at --out')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar')
-
-
-def run_synth(args: argparse.Namespace) -> int:
-    """Run synth from parsed arguments; return the process exit code."""
-    try:
-        summary = write_corpus(args.out, args.sessions, args.seed, clip_seconds=args.clip_seconds,
-                               listeners_per_clip=args.listeners,
-                               val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                               overwrite=args.overwrite, progress=not args.quiet)
-    except (FileExistsError, ValueError) as error:
-        print(f'synth: error: {error}', file=sys.stderr)
-        return 2
-    print(summary.describe())
-    return 0
-
-
-def main(argv=None) -> int:
-    """Run synth as a standalone command."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    add_synth_arguments(parser)
-    return run_synth(parser.parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -1,11 +1,7 @@
 """
 The listener reaction model: speaker encoder, FSQ token predictor, latent diffusion.
 
-Pure PyTorch (no ROS). The public interface is ReactionGenerator / ReactionStream with
-ReactionModelConfig; see generator.py.
+Pure PyTorch (no ROS). The public interface is generator.ReactionGenerator / ReactionStream
+with config.ReactionModelConfig. This package module imports nothing, so the light config
+module stays light.
 """
-
-from react_ros.model.config import ReactionModelConfig
-from react_ros.model.generator import ReactionGenerator, ReactionStream
-
-__all__ = ['ReactionGenerator', 'ReactionModelConfig', 'ReactionStream']

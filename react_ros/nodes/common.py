@@ -1,7 +1,5 @@
 """Small helpers the nodes share."""
 
-from pathlib import Path
-
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -10,35 +8,6 @@ from rclpy.executors import ExternalShutdownException
 def stamp_to_seconds(stamp) -> float:
     """Convert a builtin_interfaces/Time to float seconds."""
     return stamp.sec + stamp.nanosec * 1e-9
-
-
-def package_file(folder: str, name: str) -> Path:
-    """
-    Return FOLDER/NAME from the installed package share, or from the source tree.
-
-    A colcon install puts config/ and models/ under share/react_ros; a source checkout
-    (pip -e, tests) has them at the repository root.
-    """
-    try:
-        from ament_index_python.packages import (get_package_share_directory,
-                                                 PackageNotFoundError)
-        try:
-            return Path(get_package_share_directory('react_ros')) / folder / name
-        except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH at all
-            pass
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parents[2] / folder / name
-
-
-def default_config_path(name: str) -> Path:
-    """Return config/NAME of the package."""
-    return package_file('config', name)
-
-
-# Trained on the synthetic corpus by the command in docs/training.md.
-DEFAULT_MODEL = 'reaction_synth.pt'
-DEFAULT_MODEL_EXPORT = 'reaction_synth'  # its ONNX export, engines/reaction_synth/
 
 
 # reaction_node's /diagnostics status is named '<node name>: ' + this.

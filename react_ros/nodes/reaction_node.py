@@ -21,17 +21,18 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
-from react_ros.backends import load_generator
+from react_ros.backends.loader import load_generator
 from react_ros.errors import InputProblem
 from react_ros.features.audio import PcmFormat
 from react_ros.features.image import decode_image, ImageFormatError
 from react_ros.model.generator import ReactionGenerator
-from react_ros.nodes.common import (default_config_path, DEFAULT_MODEL, DEFAULT_MODEL_EXPORT,
-                                    format_problem_counts, package_file, parameter_descriptor,
+from react_ros.nodes.common import (format_problem_counts, parameter_descriptor,
                                     PIPELINE_STATUS, run_node, stamp_to_seconds)
 from react_ros.perception.speaker import SpeakerPerception
 from react_ros.perception.visual import VisualPerception
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
+from react_ros.resources import (default_config_path, DEFAULT_MODEL, DEFAULT_MODEL_EXPORT,
+                                 package_file)
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray

@@ -1,13 +1,9 @@
 """
 Training of the reaction model: tokenizer, token predictor and latent diffusion stages.
 
-`react-ros train` (cli.py) drives trainer.Trainer; losses.py holds the stage losses,
-normalisation.py the dataset statistics stored in checkpoints, checkpoint.py the atomic,
-resumable checkpoint files, plot.py the loss-curve PNG and predict.py the prediction files
-`react-ros eval` scores. Pure PyTorch (no ROS). See docs/training.md.
+trainer.py drives the stages (Trainer, load_training_data); options.py holds the options that
+decide a run (TrainOptions), losses.py the stage losses, normalisation.py the dataset statistics
+stored in checkpoints, checkpoint.py the atomic, resumable checkpoint files, plot.py the
+loss-curve PNG and predict.py the reactions to a split that `react-ros eval` scores. Pure
+PyTorch (no ROS); `react-ros train` is react_ros.commands.train. See docs/training.md.
 """
-
-from react_ros.train.cli import add_train_arguments, run_train
-from react_ros.train.trainer import STAGES, Trainer, TrainOptions
-
-__all__ = ['STAGES', 'TrainOptions', 'Trainer', 'add_train_arguments', 'run_train']

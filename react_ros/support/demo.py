@@ -1,5 +1,5 @@
 """
-`react-ros demo`: the demo bag through the running nodes over DDS, into out/demo.mp4.
+The demo bag through the running nodes over DDS, into out/demo.mp4 (`react-ros demo`).
 
 1. builds out/demo_bag (20 s of speaker video and real speech) if it is missing;
 2. starts reaction_node and face_display_node as separate processes (as the launch file
@@ -10,7 +10,6 @@
 Every process runs with loopback-only discovery in its own ROS domain.
 """
 
-import argparse
 import os
 from pathlib import Path
 import random
@@ -18,9 +17,23 @@ import re
 import threading
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
-
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.serialization import deserialize_message
 from react_ros.bag import dds_environment
+from react_ros.bag.make_bag import make_demo_bag
+from react_ros.bag.recorder import BagRecorder
+from react_ros.features.image import decode_image
+from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
+from react_ros.perception.visual import VisualPerception
+from react_ros.render.overlay import draw_speaker_perception
+from react_ros.render.video import side_by_side, VideoWriter
+from react_ros.resources import default_config_path
+from react_ros.support.harness import bring_up, LifecycleClient, play, start_nodes, wait_until
+from sensor_msgs.msg import Image, JointState
+from tqdm import tqdm
 
 IMAGE_TOPIC = '/image'
 COEFFICIENTS_TOPIC = '/reaction/coefficients'
@@ -29,31 +42,23 @@ DIAGNOSTICS_TOPIC = '/diagnostics'
 STARTUP_TIMEOUT_S = 120.0
 
 
-def add_arguments(parser: argparse.ArgumentParser):
-    """Add `react-ros demo` options."""
-    parser.add_argument('--out-dir', type=Path, default=Path('out'),
-                        help='where the bag, the logs and demo.mp4 go (default: out/)')
-    parser.add_argument('--bag', type=Path, default=None,
-                        help='bag to replay (default: OUT_DIR/demo_bag, built if missing)')
-    parser.add_argument('--duration', type=float, default=20.0,
-                        help='length of a newly built demo bag in seconds')
-    parser.add_argument('--params-file', default=None,
-                        help='parameter YAML for the nodes (default: config/react.yaml)')
-    parser.add_argument('--domain-id', type=int, default=None,
-                        help='ROS domain for this run (default: a random one in 1..100)')
+def run_demo(out_dir: Path, bag: Path = None, duration_s: float = 20.0, params_file=None,
+             domain_id: int = None) -> int:
+    """
+    Run the whole demo; return the exit code.
 
-
-def run_demo(args: argparse.Namespace) -> int:
-    """Run the whole demo; return the exit code."""
-    out_dir = args.out_dir
+    bag: the bag to replay (default: OUT_DIR/demo_bag, built with duration_s seconds if
+    missing); params_file: the nodes' YAML (default config/react.yaml); domain_id: the ROS
+    domain of this run (default: a random one in 1..100).
+    """
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    bag = args.bag or out_dir / 'demo_bag'
+    bag = bag or out_dir / 'demo_bag'
     if not bag.exists():
-        from react_ros.bag.make_bag import make_demo_bag
-        print(make_demo_bag(bag, duration_s=args.duration).describe())
-    # Before rclpy loads: this process and the node process share one loopback-only domain.
-    os.environ.update(dds_environment(args.domain_id or random.randint(1, 100)))
-    session = record_session(bag, out_dir, args.params_file)
+        print(make_demo_bag(bag, duration_s=duration_s).describe())
+    # Before rclpy.init: this process and the node processes share one loopback-only domain.
+    os.environ.update(dds_environment(domain_id or random.randint(1, 100)))
+    session = record_session(bag, out_dir, params_file)
     summary = summarise(session)
     write_video(session, out_dir / 'demo.mp4')
     print(format_summary(summary, out_dir / 'demo.mp4'))
@@ -62,13 +67,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:
     """Replay bag into the nodes (a child process); return what was recorded, per topic."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    from react_ros.bag.recorder import BagRecorder
-    from react_ros.harness import bring_up, LifecycleClient, play, start_nodes, wait_until
-    from react_ros.nodes.common import default_config_path
-
     nodes = start_nodes(dict(os.environ), params_file or default_config_path('react.yaml'),
                         out_dir)
     rclpy.init()
@@ -108,18 +106,12 @@ def _stamp_ns(msg) -> int:
 
 
 def _decoded(session: dict, topic: str, msg_type):
-    from rclpy.serialization import deserialize_message
     return [(received_ns, deserialize_message(raw, msg_type))
             for received_ns, raw in session['messages'].get(topic, [])]
 
 
 def summarise(session: dict) -> dict:
     """Frames in/out, output rate, latency of the coefficients; backend and speaker problems."""
-    from diagnostic_msgs.msg import DiagnosticArray
-    from sensor_msgs.msg import JointState
-
-    from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
-
     reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
     reports = pipeline_reports(
         msg for _, msg in _decoded(session, DIAGNOSTICS_TOPIC, DiagnosticArray))
@@ -160,19 +152,11 @@ def format_summary(summary: dict, video: Path) -> str:
 
 
 def _rgb(msg) -> np.ndarray:
-    from react_ros.features.image import decode_image
     return decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
 
 
 def write_video(session: dict, path: Path):
     """Each camera frame beside the listener face rendered for it (or the last one before)."""
-    from sensor_msgs.msg import Image
-    from tqdm import tqdm
-
-    from react_ros.perception.visual import VisualPerception
-    from react_ros.render.overlay import draw_speaker_perception
-    from react_ros.render.video import side_by_side, VideoWriter
-
     speaker = sorted(((_stamp_ns(m), m) for _, m in _decoded(session, IMAGE_TOPIC, Image)),
                      key=lambda item: item[0])
     faces = {_stamp_ns(m): m for _, m in _decoded(session, FACE_TOPIC, Image)}

@@ -22,8 +22,11 @@ from pathlib import Path
 import shlex
 import sys
 
-from react_ros.data.dataset import SPEAKER_FEATURES
-from react_ros.train.trainer import OLD_DATA_DEFAULTS, STAGES, TrainOptions
+from react_ros.data.plan import SPEAKER_FEATURES
+from react_ros.data.readers import LAYOUTS, MIRROR_CHOICES
+from react_ros.train.options import OLD_DATA_DEFAULTS, STAGES, TrainOptions
+
+HELP = 'train the tokenizer, predictor and diffusion stages'
 
 # Command-line option -> TrainOptions field, for the options that decide a run's result.
 _RUN_OPTIONS = {'batch_size': 'batch_size', 'window': 'window', 'lr': 'learning_rate',
@@ -32,7 +35,7 @@ _RUN_OPTIONS = {'batch_size': 'batch_size', 'window': 'window', 'lr': 'learning_
                 'val_k': 'val_k', 'val_frames': 'val_frames', 'threads': 'threads'}
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add `react-ros train` options (run options default to None: 'not given')."""
     defaults = TrainOptions()
     parser.add_argument('--stage', choices=STAGES + ('all',), default='all',
@@ -72,9 +75,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'reactions per val input (default: {defaults.val_k})')
     parser.add_argument('--val-frames', type=int,
                         help=f'frames per val input (default: {defaults.val_frames})')
-    parser.add_argument('--layout', choices=('auto', 'react2024', 'mars'), default='auto',
+    parser.add_argument('--layout', choices=('auto',) + LAYOUTS, default='auto',
                         help='dataset layout (default: auto)')
-    parser.add_argument('--mirror', choices=('auto', 'yes', 'no'), default='auto',
+    parser.add_argument('--mirror', choices=MIRROR_CHOICES, default='auto',
                         help='also train on listener-as-speaker pairs, as upstream loaders do '
                              '(auto: yes, except for a synthetic corpus)')
     parser.add_argument('--speaker-features', choices=SPEAKER_FEATURES,
@@ -153,9 +156,10 @@ def command_line() -> str:
     return shlex.join(program + sys.argv[1:])
 
 
-def run_train(args: argparse.Namespace, command: str = None) -> int:
+def run(args: argparse.Namespace, command: str = None) -> int:
     """Run `react-ros train`; return the exit code. command: recorded (default: this one)."""
-    from react_ros.eval import cli as eval_cli
+    # torch and the datasets load only for this command.
+    from react_ros.data.readers import mirror_pairs
     from react_ros.train import checkpoint
     from react_ros.train.trainer import load_training_data, Trainer
 
@@ -174,7 +178,7 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
                 print(f'{args.out}: run {state["run_id"]} is already complete; nothing to do')
                 return 0
             saved = {**OLD_DATA_DEFAULTS, **state['data']}['speaker_features']
-            data = load_training_data(args.data, args.layout, eval_cli.mirror_pairs(args),
+            data = load_training_data(args.data, args.layout, mirror_pairs(args.data, args.mirror),
                                       args.workers, args.speaker_features or saved)
             trainer = Trainer.resume(args.out, data, command, args.device, **common)
         else:
@@ -184,7 +188,7 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
                     f'{args.out} exists and holds {checkpoint.describe_existing(args.out)}; '
                     f'not replacing it. Use --resume to continue that run, --overwrite to '
                     f'replace it, or another --out path')
-            data = load_training_data(args.data, args.layout, eval_cli.mirror_pairs(args),
+            data = load_training_data(args.data, args.layout, mirror_pairs(args.data, args.mirror),
                                       args.workers, args.speaker_features or 'auto')
             trainer = Trainer.fresh(args.out, data, options, command, args.init, args.device,
                                     **common)
@@ -201,11 +205,3 @@ def run_train(args: argparse.Namespace, command: str = None) -> int:
           f'{provenance["training_seconds"]:.0f} s on speaker features from '
           f'{data.train.speaker_features}; loss curves {trainer.plot_path}')
     return 0
-
-
-def main(argv=None) -> int:
-    """Run `react-ros train` standalone (python -m react_ros.train)."""
-    parser = argparse.ArgumentParser(prog='python -m react_ros.train',
-                                     description=__doc__.split('\n\n')[0].strip())
-    add_train_arguments(parser)
-    return run_train(parser.parse_args(argv))

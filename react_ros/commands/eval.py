@@ -1,26 +1,17 @@
-"""
-`react-ros eval`: the REACT metric table for a prediction file and/or the papers' baselines.
-
-Prediction file: a float .npy array (N, K, T, 25) — for each of the N inputs of the split, in
-the order `react-ros eval --list` prints (that of `load_dataset(DATA, SPLIT).pairs`), K reaction
-samples of T frames of the 25 REACT attributes (react_ros.spec.ATTRIBUTE_NAMES order). Inputs of
-different lengths are all cut to the shortest one (the metrics compare sequences frame by frame
-across inputs), so T must be at least that length; frames beyond it are ignored.
-"""
+"""`react-ros eval`: the REACT metric table for a prediction file and/or the papers' baselines."""
 
 import argparse
 import json
 from pathlib import Path
 import sys
 
-import numpy as np
-from react_ros.eval.baselines import BASELINE_NAMES, baseline_predictions
-from react_ros.eval.metrics import evaluate, format_table
+from react_ros.data.readers import MIRROR_CHOICES
+from react_ros.eval.baselines import BASELINE_NAMES
 
-SYNTH_MANIFEST = 'synth-corpus.json'
+HELP = 'score predictions (and baselines) with the REACT metrics'
 
 
-def add_arguments(parser: argparse.ArgumentParser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add `react-ros eval` options."""
     parser.add_argument('--data', type=Path, required=True, help='dataset root')
     parser.add_argument('--split', default='test', help='split to evaluate (default: test)')
@@ -32,52 +23,27 @@ def add_arguments(parser: argparse.ArgumentParser):
     parser.add_argument('--json', action='store_true', help='print JSON instead of a table')
     parser.add_argument('--list', action='store_true',
                         help='print the inputs in prediction-file order and exit')
-    parser.add_argument('--mirror', choices=('auto', 'yes', 'no'), default='auto',
+    parser.add_argument('--mirror', choices=MIRROR_CHOICES, default='auto',
                         help='also use listeners as speakers, as upstream loaders do '
                              '(auto: yes, except for a synthetic corpus)')
     parser.add_argument('-k', type=int, default=10, help='samples per input for baselines')
     parser.add_argument('--seed', type=int, default=0, help='seed of the Random/GT baselines')
 
 
-def mirror_pairs(args) -> bool:
-    """Return whether to add mirrored pairs: --mirror, or 'auto' = unless synthetic."""
-    if args.mirror != 'auto':
-        return args.mirror == 'yes'
-    # The synthetic corpus's listener clips are reactions, not speaker behaviour to react to.
-    return not (args.data / SYNTH_MANIFEST).is_file()
-
-
-def evaluation_inputs(dataset):
-    """Return speakers (N, T, 25) and appropriate reaction sets [(M_i, T, 25)], cut to one T."""
-    length = min(pair.length for pair in dataset.pairs)
-    speakers = np.stack([pair.speaker_attributes[:length] for pair in dataset.pairs])
-    appropriate = [dataset.appropriate(i).attributes[:, :length]
-                   for i in range(len(dataset.pairs))]
-    return speakers, appropriate
-
-
-def load_predictions(path: Path, n_inputs: int, length: int) -> np.ndarray:
-    """Read a prediction file, checking its shape against the split."""
-    predictions = np.load(path)
-    if predictions.ndim != 4 or predictions.shape[0] != n_inputs or predictions.shape[3] != 25:
-        raise ValueError(f'{path}: predictions must be (N={n_inputs}, K, T>={length}, 25), '
-                         f'got {predictions.shape}')
-    if predictions.shape[2] < length:
-        raise ValueError(f'{path}: predictions have {predictions.shape[2]} frames; the split '
-                         f'needs at least {length}')
-    if not np.isfinite(predictions).all():
-        raise ValueError(f'{path}: predictions contain NaN or inf')
-    return predictions[:, :, :length]
-
-
-def run_eval(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print the metric table; return the exit code."""
+    # The datasets (torch) and the metrics load only for this command.
     from react_ros.data.dataset import load_dataset
+    from react_ros.data.readers import mirror_pairs
+    from react_ros.eval.baselines import baseline_predictions
+    from react_ros.eval.metrics import evaluate, format_table
+    from react_ros.eval.split import evaluation_inputs, load_predictions
+    import numpy as np
 
     if not (args.pred or args.baselines or args.list):
         print('react-ros eval: give --pred, --baselines or --list', file=sys.stderr)
         return 2
-    mirror = mirror_pairs(args)
+    mirror = mirror_pairs(args.data, args.mirror)
     dataset = load_dataset(args.data, args.split, mirror=mirror)
     if not dataset.pairs:
         print(f'react-ros eval: no complete inputs in {args.data} split {args.split}',

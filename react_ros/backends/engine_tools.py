@@ -1,41 +1,24 @@
 """
-`react-ros engines build|list|verify`: manage exported graphs and their TensorRT plans.
+Exported graphs and their TensorRT plans, reported: what `react-ros engines` runs.
 
-    react-ros engines build  --engines engines/NAME [--precision auto|fp16|fp32] [--opt-k 10]
-    react-ros engines list   [--engines engines/]      every export below, with its plans
-    react-ros engines verify --engines engines/NAME [--ckpt CKPT] [--frames 60]
-
-build needs TensorRT and a GPU; list and verify run anywhere. verify checks the manifest
+build_plans needs TensorRT and a GPU; list_exports and verify_export run anywhere. Each prints
+its report and returns an exit code. verify checks the manifest
 hashes (and the checkpoint's), each plan's key against this machine when TensorRT is present,
 and runs a short online sequence on ONNX Runtime against PyTorch when a checkpoint is given.
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
-from react_ros.backends import Availability
 from react_ros.backends.engine_cache import (
     cache_decision, DEFAULT_OPT_BATCH, engine_key, plan_paths, profile_shapes, read_key)
 from react_ros.backends.graphs import GRAPH_NAMES
+from react_ros.backends.loader import GraphGenerator
 from react_ros.backends.manifest import file_sha256, Manifest, MANIFEST_FILE, StaleExportError
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the `react-ros engines` subcommands."""
-    actions = parser.add_subparsers(dest='action', required=True)
-    build = actions.add_parser('build', help='build (or reuse) TensorRT plans of an export')
-    build.add_argument('--engines', required=True, help='export folder (has manifest.json)')
-    build.add_argument('--precision', choices=('auto', 'fp16', 'fp32'), default='auto')
-    build.add_argument('--opt-k', type=int, default=DEFAULT_OPT_BATCH,
-                       help='k the profiles are optimised for (all of 1..16 run)')
-    listing = actions.add_parser('list', help='list exports and their plans')
-    listing.add_argument('--engines', default='engines', help='an export folder or a parent')
-    verify = actions.add_parser('verify', help='check an export (and its plans)')
-    verify.add_argument('--engines', required=True, help='export folder (has manifest.json)')
-    verify.add_argument('--ckpt', default=None, help='the checkpoint it should serve')
-    verify.add_argument('--frames', type=int, default=60,
-                        help='frames of the ONNX Runtime vs PyTorch check (needs --ckpt)')
+from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
+from react_ros.backends.selection import Availability
+from react_ros.backends.tensorrt_backend import ensure_engines, gpu_identity, import_tensorrt
+from react_ros.model.generator import ReactionGenerator
 
 
 def _export_folders(root: Path) -> list:
@@ -72,11 +55,10 @@ def _plan_rows(manifest: Manifest, gpu=None, opt_batch: int = DEFAULT_OPT_BATCH)
 def _gpu_or_none(available: Availability):
     if not (available.tensorrt and available.cuda):
         return None
-    from react_ros.backends.tensorrt_backend import gpu_identity, import_tensorrt
     return gpu_identity(import_tensorrt())
 
 
-def run_list(root: Path) -> int:
+def list_exports(root: Path) -> int:
     """Print every export under root and its plans."""
     folders = _export_folders(root)
     if not folders:
@@ -99,10 +81,6 @@ def run_list(root: Path) -> int:
 
 def _online_agreement(checkpoint, manifest: Manifest, frames: int, k: int = 4) -> tuple:
     """Return (frames with identical tokens, max abs difference) of ORT vs PyTorch streams."""
-    from react_ros.backends import GraphGenerator
-    from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
-    from react_ros.model.generator import ReactionGenerator
-
     reference = ReactionGenerator.from_checkpoint(checkpoint).stream(k, seed=0)
     candidate = GraphGenerator(OnnxRuntimeRunner(manifest), manifest).stream(k, seed=0)
     config = manifest.config
@@ -119,7 +97,7 @@ def _online_agreement(checkpoint, manifest: Manifest, frames: int, k: int = 4) -
     return same, worst
 
 
-def run_verify(folder: Path, checkpoint, frames: int) -> int:
+def verify_export(folder: Path, checkpoint, frames: int) -> int:
     """Check an export folder; return 0 when everything checked is valid."""
     try:
         manifest = Manifest.load(folder)
@@ -146,9 +124,8 @@ def run_verify(folder: Path, checkpoint, frames: int) -> int:
     return 1 if failed else 0
 
 
-def run_build(folder: Path, precision: str, opt_batch: int) -> int:
+def build_plans(folder: Path, precision: str, opt_batch: int) -> int:
     """Build or reuse the TensorRT plans of an export folder."""
-    from react_ros.backends.tensorrt_backend import ensure_engines
     try:
         manifest = Manifest.load(folder)
         manifest.verify()
@@ -156,14 +133,4 @@ def run_build(folder: Path, precision: str, opt_batch: int) -> int:
     except (ImportError, RuntimeError, StaleExportError) as error:
         print(f'react-ros engines build: {error}')
         return 1
-    return run_list(folder)
-
-
-def run_engines(args) -> int:
-    """Run `react-ros engines ACTION`; return the exit status."""
-    folder = Path(args.engines)
-    if args.action == 'list':
-        return run_list(folder)
-    if args.action == 'verify':
-        return run_verify(folder, args.ckpt, args.frames)
-    return run_build(folder, args.precision, args.opt_k)
+    return list_exports(folder)
