@@ -39,20 +39,20 @@ def window_bias(slopes: torch.Tensor, query_positions: torch.Tensor,
     return bias.masked_fill(~allowed, float('-inf'))
 
 
-def history_bias(slopes: torch.Tensor, frame: torch.Tensor, window: int) -> torch.Tensor:
+def history_bias(slopes: torch.Tensor, frames: torch.Tensor, window: int) -> torch.Tensor:
     """
-    Return the ALiBi bias (H, 1, window) of frame `frame`'s query over a ring's history.
+    Return the ALiBi bias (H, F, window) of the queries of frames (F,) over a ring's history.
 
     Slot s holds frame - d, d = (frame - s) mod window. The slot the newest frame will take
     (d = 0) still holds a frame that has left the window, and slots not written yet hold
     nothing: both get -inf. The newest frame itself (distance 0, bias 0) is attended
     separately, from its own keys.
     """
-    slots = torch.arange(window, device=frame.device)
-    distance = (frame - slots) % window  # (W,)
-    bias = -slopes[:, None] * distance.to(slopes.dtype)  # (H, W)
-    stale = (distance == 0) | (frame - distance < 0)
-    return bias.masked_fill(stale[None, :], float('-inf'))[:, None, :]
+    slots = torch.arange(window, device=frames.device)
+    distance = (frames[:, None] - slots) % window  # (F, W)
+    bias = -slopes[:, None, None] * distance.to(slopes.dtype)  # (H, F, W)
+    stale = (distance == 0) | (frames[:, None] - distance < 0)
+    return bias.masked_fill(stale, float('-inf'))
 
 
 def write_ring_slot(state: torch.Tensor, new_keys_values: torch.Tensor, frame: int) -> None:
@@ -196,9 +196,9 @@ def ring_biases(slopes: torch.Tensor, window: int) -> torch.Tensor:
     gets bias 0 instead of -inf, since the RingCache writes it before attending.
     """
     frames = torch.arange(2 * window, device=slopes.device)
-    bias = torch.stack([history_bias(slopes, frame, window) for frame in frames])
-    bias[frames, :, :, frames % window] = 0.0  # (2W, H, 1, W)
-    return bias
+    bias = history_bias(slopes, frames, window)  # (H, 2W, W)
+    bias[:, frames, frames % window] = 0.0
+    return bias.transpose(0, 1)[:, :, None].contiguous()
 
 
 class RingCache:
