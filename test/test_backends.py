@@ -13,12 +13,14 @@ from react_ros.backends.engine_cache import (
     cache_decision, engine_key, GpuIdentity, plan_paths, profile_shapes, write_key)
 from react_ros.backends.export import (
     compare_with_torch, export_checkpoint, ExportError, RELATIVE_TOLERANCE)
+from react_ros.backends.graph_stream import GraphRunner, GraphStream
 from react_ros.backends.graphs import build_graphs, GRAPH_NAMES
 from react_ros.backends.loader import ensure_export, GraphGenerator, load_generator
 from react_ros.backends.manifest import file_sha256, Manifest, StaleExportError
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner, session_providers
 from react_ros.backends.selection import Availability, BackendUnavailable, choose_backend
 from react_ros.model.generator import ReactionGenerator
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINT = REPO / 'models' / 'reaction_synth.pt'
@@ -78,8 +80,7 @@ def test_onnxruntime_matches_torch_per_graph_across_k_and_positions(
 
 
 def test_step_graphs_equal_the_pytorch_stream(torch_generator):
-    """The graph formulation (explicit states) is the same function as the PyTorch stream."""
-    from react_ros.backends.graph_stream import GraphRunner, GraphStream
+    """The step definitions (explicit states) are the same function as the stacked stream."""
     config = torch_generator.config
     graphs = build_graphs(torch_generator.network, config, config.sampling_steps)
 
@@ -92,7 +93,6 @@ def test_step_graphs_equal_the_pytorch_stream(torch_generator):
     audio, visual, mask = _sequence(80)
     reference = torch_generator.stream(3, seed=1)
     candidate = GraphStream(runner, config, 3, seed=1)
-    import torch
     with torch.inference_mode():
         for t in range(80):
             expected = reference.step(audio[t], visual[t], mask[t])

@@ -8,6 +8,7 @@ from react_ros import spec
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.diffusion import ddim_coefficients, make_scheduler
 from react_ros.model.generator import ReactionGenerator
+from react_ros.model.layers import history_bias, write_ring_slot
 from react_ros.model.token_predictor import sample_tokens
 import torch
 
@@ -71,9 +72,8 @@ def test_fsq_code_round_trip(generator):
     assert torch.equal(tokenizer.codes_to_tokens(codes), tokens)
 
 
-def test_streaming_paths_equal_full_paths(generator):
-    network = generator.network
-    frames, k = 15, 3
+def full_paths_and_inputs(network, frames=15, k=3):
+    """Return random whole-sequence inputs of every network and their full-path outputs."""
     audio, visual, mask = (torch.from_numpy(x)[None] for x in speaker_inputs(frames))
     torch.manual_seed(0)
     tokens = torch.randint(0, SMALL.codebook_size, (k, frames))
@@ -81,41 +81,86 @@ def test_streaming_paths_equal_full_paths(generator):
     clean = torch.randn(k, frames, SMALL.latent_dim)
     noisy = torch.randn(k, frames, SMALL.latent_dim)
     timesteps = torch.randint(0, SMALL.train_timesteps, (k, frames))
+    speaker = network.encoder.full(audio, visual, mask)  # (1, T, D)
+    speakers = speaker.expand(k, -1, -1)
+    logits = network.predictor.full(previous, speakers)
+    codes = network.tokenizer.tokens_to_codes(tokens)
+    latent = network.tokenizer.decode_latent(codes)
+    condition = network.denoiser.condition(latent, speakers)
+    predicted = network.denoiser.full(clean, noisy, timesteps, condition)
+    inputs = {'audio': audio, 'visual': visual, 'mask': mask, 'previous': previous,
+              'speaker': speakers, 'codes': codes, 'clean': clean, 'noisy': noisy,
+              'timesteps': timesteps, 'condition': condition}
+    return inputs, {'speaker': speaker, 'logits': logits, 'latent': latent,
+                    'predicted': predicted}
+
+
+def assert_close_to_full(got, expected):
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_step_definitions_equal_full_paths(generator):
+    """Each network's explicit-state step (what the graphs export) equals its full path."""
+    network, denoiser = generator.network, generator.network.denoiser
     with torch.inference_mode():
-        speaker = network.encoder.full(audio, visual, mask)  # (1, T, D)
-        caches = network.encoder.empty_caches(1)
-        speaker_steps = torch.cat([
-            network.encoder.step(audio[:, t:t + 1], visual[:, t:t + 1], mask[:, t:t + 1],
-                                 caches) for t in range(frames)], dim=1)
-        torch.testing.assert_close(speaker_steps, speaker, atol=1e-5, rtol=1e-5)
-
-        speaker = speaker.expand(k, -1, -1)
-        logits = network.predictor.full(previous, speaker)
-        caches = network.predictor.empty_caches(k)
-        logit_steps = torch.stack([
-            network.predictor.step(previous[:, t], speaker[:, t:t + 1], caches)
-            for t in range(frames)], dim=1)
-        torch.testing.assert_close(logit_steps, logits, atol=1e-5, rtol=1e-5)
-
-        codes = network.tokenizer.tokens_to_codes(tokens)
-        latent = network.tokenizer.decode_latent(codes)
-        states = network.tokenizer.decoder.empty_states(k)
-        latent_steps = torch.cat([network.tokenizer.decoder.step(codes[:, t:t + 1], states)
-                                  for t in range(frames)], dim=1)
-        torch.testing.assert_close(latent_steps, latent, atol=1e-5, rtol=1e-5)
-
-        denoiser = network.denoiser
-        condition = denoiser.condition(latent, speaker)
-        predicted = denoiser.full(clean, noisy, timesteps, condition)
-        caches = denoiser.empty_caches(k)
-        predicted_steps = []
+        x, full = full_paths_and_inputs(network)
+        k, frames = x['previous'].shape
+        encoder_state = torch.zeros(network.encoder.state_shape(1))
+        predictor_state = torch.zeros(network.predictor.state_shape(k))
+        decoder_state = torch.zeros(network.tokenizer.decoder.state_shape(k))
+        denoiser_state = torch.zeros(denoiser.state_shape(k))
+        speakers, logits, latents, predictions = [], [], [], []
         for t in range(frames):
-            time_embedding = denoiser.time_embedding(timesteps[:, t])[:, None]
-            predicted_steps.append(denoiser.denoise(
-                noisy[:, t:t + 1], condition[:, t:t + 1], time_embedding, caches))
-            denoiser.commit(clean[:, t:t + 1], condition[:, t:t + 1], caches)
-        torch.testing.assert_close(torch.cat(predicted_steps, 1), predicted,
-                                   atol=1e-5, rtol=1e-5)
+            frame = torch.tensor([t])
+            speaker, new = network.encoder.step(x['audio'][:, t], x['visual'][:, t],
+                                                x['mask'][:, t], frame, encoder_state)
+            write_ring_slot(encoder_state, new, t)
+            speakers.append(speaker)
+            logit, new = network.predictor.step(x['previous'][:, t], x['speaker'][:, t],
+                                                frame, predictor_state)
+            write_ring_slot(predictor_state, new, t)
+            logits.append(logit)
+            latent, decoder_state = network.tokenizer.decoder.step(x['codes'][:, t],
+                                                                   decoder_state)
+            latents.append(latent)
+            bias = history_bias(denoiser.blocks[0].self_attention.slopes, frame, SMALL.window)
+            condition = x['condition'][:, t:t + 1]
+            time_embedding = denoiser.time_embedding(x['timesteps'][:, t])[:, None]
+            predictions.append(denoiser.denoise_step(x['noisy'][:, t:t + 1], condition,
+                                                     time_embedding, denoiser_state, bias))
+            new = denoiser.commit_step(x['clean'][:, t:t + 1], condition, denoiser_state, bias)
+            write_ring_slot(denoiser_state, new, t)
+    assert_close_to_full(torch.stack(speakers, dim=1), full['speaker'])
+    assert_close_to_full(torch.stack(logits, dim=1), full['logits'])
+    assert_close_to_full(torch.stack(latents, dim=1), full['latent'])
+    assert_close_to_full(torch.cat(predictions, dim=1), full['predicted'])
+
+
+def test_stacked_steps_equal_full_paths(generator):
+    """The stream's stacked layout of the steps equals the full paths too."""
+    network, denoiser = generator.network, generator.network.denoiser
+    with torch.inference_mode():
+        x, full = full_paths_and_inputs(network)
+        k, frames = x['previous'].shape
+        encoder_caches = network.encoder.empty_caches(1)
+        predictor_caches = network.predictor.empty_caches(k)
+        denoiser_caches = denoiser.empty_caches(k)
+        speakers, logits, predictions = [], [], []
+        for t in range(frames):
+            now = slice(t, t + 1)
+            speakers.append(network.encoder.step_stacked(
+                x['audio'][:, now], x['visual'][:, now], x['mask'][:, now], encoder_caches))
+            logits.append(network.predictor.step_stacked(x['previous'][:, t],
+                                                         x['speaker'][:, now],
+                                                         predictor_caches))
+            time_embedding = denoiser.time_embedding(x['timesteps'][:, t])[:, None]
+            predictions.append(denoiser.denoise_stacked(
+                x['noisy'][:, now], x['condition'][:, now], time_embedding, denoiser_caches))
+            denoiser.commit_stacked(x['clean'][:, now], x['condition'][:, now],
+                                    denoiser_caches)
+    assert_close_to_full(torch.cat(speakers, dim=1), full['speaker'])
+    assert_close_to_full(torch.stack(logits, dim=1), full['logits'])
+    assert_close_to_full(torch.cat(predictions, dim=1), full['predicted'])
 
 
 def run_stream(stream, audio, visual, mask):

@@ -179,11 +179,11 @@ def test_later_stages_need_earlier_ones(tmp_path, corpus, trained, capsys):
 
 def test_continuous_codes_round_to_the_fsq_codes(trained):
     tokenizer = ReactionGenerator.from_checkpoint(trained).network.tokenizer
-    latent = 3 * torch.randn(4, 50, len(tokenizer.fsq._levels), generator=torch.Generator()
+    latent = 3 * torch.randn(4, 50, len(tokenizer.levels), generator=torch.Generator()
                              .manual_seed(0))
     codes, _ = tokenizer.fsq(latent)
-    continuous = losses.continuous_codes(tokenizer.fsq, latent)
-    half_width = tokenizer.fsq._levels // 2
+    continuous = tokenizer.continuous_codes(latent)
+    half_width = tokenizer.code_half_widths()
     assert torch.equal(torch.round(continuous * half_width) / half_width, codes)
     assert not torch.equal(continuous, codes)
 

@@ -8,8 +8,9 @@ latent's noise), so every backend samples the same tokens from the same logits.
 """
 
 import numpy as np
-from react_ros.backends.graphs import RING_GRAPHS, write_ring_slot
+from react_ros.backends.graphs import RING_GRAPHS
 from react_ros.model.generator import check_frame_inputs
+from react_ros.model.layers import write_ring_slot
 from react_ros.model.token_predictor import sample_tokens
 import torch
 

@@ -8,17 +8,19 @@ keys and values sit in ring caches, so each denoising step runs one frame throug
 network and nothing ever looks ahead; the DDIM update runs as two precomputed scalar
 multiply-adds per step (checked against DDIMScheduler.step in the tests).
 
-Training layout (for the training issue): the clean track holds the target latents (the
-tokenizer decoder's latent of the ground truth), the noisy track the same latents noised at
-random per-frame timesteps (scheduler.add_noise); `LatentDenoiser.full` predicts the clean
-latent of every noisy frame at once ('sample' prediction), loss MSE against the target.
+Training (react_ros.train.losses.DiffusionLoss): the clean track holds the target latents (the
+tokenizer decoder's latent of the listener's unrounded FSQ codes), the noisy track the same
+latents noised at a random timestep per frame (as DDIMScheduler.add_noise), the condition the
+decoder's latent of the rounded codes; `LatentDenoiser.full` predicts the clean latent of
+every noisy frame at once ('sample' prediction), loss the MSE against the target.
 """
 
 import math
 
 from diffusers import DDIMScheduler
 from react_ros.model.config import ReactionModelConfig
-from react_ros.model.layers import CausalBlock, RingCache, StepWeights, window_bias
+from react_ros.model.layers import (
+    BlockStep, CausalBlock, history_bias, ring_state_shape, RingCache, StepWeights, window_bias)
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -99,22 +101,50 @@ class LatentDenoiser(nn.Module):
                                       noisy_bias))
         return self.out(noisy_x)
 
+    def state_shape(self, batch: int) -> tuple:
+        """Return the shape of the step state: one self-attention ring per block."""
+        return ring_state_shape(batch, len(self.blocks), self.blocks[0].self_attention)
+
+    def _blocks_step(self, x: torch.Tensor, state: torch.Tensor, bias: torch.Tensor) -> tuple:
+        new = []
+        for index, block in enumerate(self.blocks):
+            x, keys_values = block.step(x, [state[:, index]], bias)
+            new += keys_values
+        return x, torch.stack(new, dim=1)  # (B, 1, D), (B, blocks, 2, H, Dh)
+
+    def denoise_step(self, noisy: torch.Tensor, condition: torch.Tensor,
+                     time_embedding: torch.Tensor, state: torch.Tensor,
+                     bias: torch.Tensor) -> torch.Tensor:
+        """
+        Predict the clean newest latent (B, 1, L) from noisy (B, 1, L): full, one frame.
+
+        condition (B, 1, D), time_embedding (D,) or (B, 1, D); state (B, blocks, 2, H, window,
+        Dh) the clean past, only read; bias (H, 1, window) from history_bias.
+        """
+        x, _ = self._blocks_step(self.latent_in(noisy) + condition + time_embedding, state, bias)
+        return self.out(x)
+
+    def commit_step(self, latent: torch.Tensor, condition: torch.Tensor, state: torch.Tensor,
+                    bias: torch.Tensor) -> torch.Tensor:
+        """Return the keys and values (B, blocks, 2, H, Dh) that latent (B, 1, L) adds to state."""
+        clean = self.latent_in(latent) + condition + self.clean_embedding  # (B, 1, D)
+        return self._blocks_step(clean, state, bias)[1]
+
     def step_weights(self, refresh: bool = False) -> 'DenoiserStep':
-        """Return the weights laid out for the streaming path (current with the parameters)."""
+        """Return the stacked layout of the weights (current with the parameters)."""
         return self._step_weights.get(self, DenoiserStep, refresh)
 
     def empty_caches(self, batch: int) -> RingCache:
-        """Return the streaming state of a new sequence (and pick up replaced weights)."""
+        """Return the stacked layout's state of a new sequence (and pick up replaced weights)."""
         self.step_weights(refresh=True)
         attention = self.blocks[0].self_attention
-        return RingCache(len(self.blocks), batch, attention.num_heads,
-                         self.clean_embedding.shape[0] // attention.num_heads, self.window,
-                         attention.slopes)
+        return RingCache(len(self.blocks), batch, attention.num_heads, attention.head_dim,
+                         self.window, attention.slopes)
 
-    def predict(self, weights: 'DenoiserStep', noisy: torch.Tensor, offset: torch.Tensor,
-                caches: RingCache) -> torch.Tensor:
+    def predict_stacked(self, weights: 'DenoiserStep', noisy: torch.Tensor,
+                        offset: torch.Tensor, caches: RingCache) -> torch.Tensor:
         """
-        Predict the clean newest latent (B, 1, L) from noisy (B, 1, L); caches keep the past.
+        Run denoise_step in the stacked layout: the clean newest latent (B, 1, L) from noisy.
 
         offset (B, D) is what the input projection adds to the noisy latent: its bias, the
         condition and the time embedding.
@@ -123,19 +153,22 @@ class LatentDenoiser(nn.Module):
         x = torch.addmm(offset, noisy.view(batch, latent_dim), weights.latent_in)[None]
         for layer, block in enumerate(weights.blocks):
             x = block(x, caches, layer)  # (1, B, D)
+        # self.out's maths without nn.Sequential's call (10 us, several times a frame).
         norm, linear = self.out
         x = F.layer_norm(x.view(batch, 1, -1), norm.normalized_shape, norm.weight, norm.bias,
                          norm.eps)
         return F.linear(x, linear.weight, linear.bias)
 
-    def denoise(self, noisy: torch.Tensor, condition: torch.Tensor,
-                time_embedding: torch.Tensor, caches: RingCache) -> torch.Tensor:
-        """Predict the clean newest latent (B, 1, L) from noisy (B, 1, L); caches unchanged."""
+    def denoise_stacked(self, noisy: torch.Tensor, condition: torch.Tensor,
+                        time_embedding: torch.Tensor, caches: RingCache) -> torch.Tensor:
+        """Run denoise_step in the stacked layout on (B, 1, L), (B, 1, D); caches unchanged."""
         offset = condition + time_embedding + self.latent_in.bias  # (B, 1, D)
-        return self.predict(self.step_weights(), noisy, offset.view(noisy.shape[0], -1), caches)
+        return self.predict_stacked(self.step_weights(), noisy,
+                                    offset.view(noisy.shape[0], -1), caches)
 
-    def commit(self, latent: torch.Tensor, condition: torch.Tensor, caches: RingCache) -> None:
-        """Append the final latent (B, 1, L) of the newest frame to the clean past."""
+    def commit_stacked(self, latent: torch.Tensor, condition: torch.Tensor,
+                       caches: RingCache) -> None:
+        """Run commit_step in the stacked layout: the final latent (B, 1, L) joins the caches."""
         weights = self.step_weights()
         batch, _, latent_dim = latent.shape
         offset = condition.view(batch, -1) + weights.clean_offset  # (B, D)
@@ -149,12 +182,12 @@ class LatentDenoiser(nn.Module):
 
 
 class DenoiserStep:
-    """The denoiser's weights laid out for its streaming path."""
+    """The denoiser's weights in the stacked layout."""
 
     def __init__(self, denoiser: LatentDenoiser):
         self.latent_in = denoiser.latent_in.weight.detach().clone().t()  # (L, D)
         self.clean_offset = (denoiser.clean_embedding + denoiser.latent_in.bias).detach()
-        self.blocks = [block.stacked() for block in denoiser.blocks]
+        self.blocks = [BlockStep(block) for block in denoiser.blocks]
 
 
 def ddim_coefficients(scheduler: DDIMScheduler) -> list:
@@ -200,22 +233,42 @@ class FrameSampler:
         self._weights = None
         self._time_offsets = None
 
-    def sample(self, condition: torch.Tensor, caches: RingCache,
-               generator: torch.Generator) -> torch.Tensor:
-        """Draw the newest latent (B, 1, L) for condition (B, 1, D) and commit it."""
+    def time_embeddings(self) -> torch.Tensor:
+        """Return the time embeddings (steps, D) of the sampler's timesteps, in order."""
+        timesteps = self.scheduler.timesteps.to(self.denoiser.clean_embedding.device)
+        return self.denoiser.time_embedding(timesteps)
+
+    def step(self, noise: torch.Tensor, condition: torch.Tensor, frame: torch.Tensor,
+             state: torch.Tensor, time_embeddings: torch.Tensor) -> tuple:
+        """
+        Draw frame `frame` (1,) int64's latent from noise (B, L); return it and its keys/values.
+
+        condition (B, 1, D); state (B, blocks, 2, H, window, Dh) the clean past, only read
+        (write_ring_slot stores the returned (B, blocks, 2, H, Dh) in it); time_embeddings
+        from time_embeddings().
+        """
+        denoiser = self.denoiser
+        bias = history_bias(denoiser.blocks[0].self_attention.slopes, frame, denoiser.window)
+        latent = noise[:, None]  # (B, 1, L)
+        for time, (x0_weight, sample_weight) in zip(time_embeddings, self.coefficients):
+            predicted = denoiser.denoise_step(latent, condition, time, state, bias)
+            latent = x0_weight * predicted + sample_weight * latent
+        return latent[:, 0], denoiser.commit_step(latent, condition, state, bias)
+
+    def sample_stacked(self, condition: torch.Tensor, caches: RingCache,
+                       generator: torch.Generator) -> torch.Tensor:
+        """Run step in the stacked layout: draw the newest latent (B, 1, L), commit it."""
         denoiser = self.denoiser
         weights = denoiser.step_weights()
         if weights is not self._weights:  # the time embeddings follow the weights
-            timesteps = self.scheduler.timesteps.to(condition.device)
-            self._time_offsets = (denoiser.time_embedding(timesteps)
-                                  + denoiser.latent_in.bias)[:, None]  # (S, 1, D)
+            self._time_offsets = (self.time_embeddings() + denoiser.latent_in.bias)[:, None]
             self._weights = weights
         batch = condition.shape[0]
         offsets = condition.view(1, batch, -1) + self._time_offsets  # (S, B, D)
         latent = torch.randn(batch, 1, self.latent_dim, generator=generator,
                              device=condition.device)
         for offset, (x0_weight, sample_weight) in zip(offsets, self.coefficients):
-            predicted = denoiser.predict(weights, latent, offset, caches)
+            predicted = denoiser.predict_stacked(weights, latent, offset, caches)
             latent = predicted.mul_(x0_weight).add_(latent, alpha=sample_weight)
-        denoiser.commit(latent, condition, caches)
+        denoiser.commit_stacked(latent, condition, caches)
         return latent

@@ -156,7 +156,8 @@ class ReactionStream:
         with torch.inference_mode():
             self._encoder_caches = network.encoder.empty_caches(1)
             self._predictor_caches = network.predictor.empty_caches(self.k)
-            self._decoder_states = network.tokenizer.decoder.empty_states(self.k)
+            self._decoder_state = torch.zeros(network.tokenizer.decoder.state_shape(self.k),
+                                              device=device)
             self._denoiser_caches = network.denoiser.empty_caches(self.k)
         self._previous_token = torch.full((self.k,), network.predictor.start_token,
                                           dtype=torch.long, device=device)
@@ -177,7 +178,7 @@ class ReactionStream:
                                                     visual_features, visual_present)
         device = self._generator.device
         with torch.inference_mode():
-            speaker = self._generator.network.encoder.step(
+            speaker = self._generator.network.encoder.step_stacked(
                 audio.to(device)[None, None], visual.to(device)[None, None],
                 torch.tensor([[present]], device=device), self._encoder_caches)
             return self._react(speaker).cpu().numpy()
@@ -186,12 +187,14 @@ class ReactionStream:
         """Return (k, 83) listener frames for one frame's speaker encoding (1, 1, D)."""
         network, config = self._generator.network, self._generator.config
         speaker = speaker.expand(self.k, -1, -1)  # (k, 1, D)
-        logits = network.predictor.step(self._previous_token, speaker, self._predictor_caches)
+        logits = network.predictor.step_stacked(self._previous_token, speaker,
+                                                self._predictor_caches)
         token = sample_tokens(logits, config.temperature, config.top_k, self._rng)  # (k,)
-        codes = network.tokenizer.tokens_to_codes(token[:, None])  # (k, 1, len(levels))
-        token_latent = network.tokenizer.decoder.step(codes, self._decoder_states)
-        condition = network.denoiser.condition(token_latent, speaker)  # (k, 1, D)
-        latent = self._sampler.sample(condition, self._denoiser_caches, self._rng)
+        codes = network.tokenizer.tokens_to_codes(token)  # (k, len(levels))
+        token_latent, self._decoder_state = network.tokenizer.decoder.step(
+            codes, self._decoder_state)  # (k, L)
+        condition = network.denoiser.condition(token_latent[:, None], speaker)  # (k, 1, D)
+        latent = self._sampler.sample_stacked(condition, self._denoiser_caches, self._rng)
         self._previous_token = token
         return network.tokenizer.heads(latent[:, 0])
 

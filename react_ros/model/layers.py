@@ -2,10 +2,17 @@
 Attention building blocks shared by the speaker encoder, token predictor and denoiser.
 
 Every attention here is causal over a bounded window of frames and positions keys by ALiBi
-(a per-head linear penalty on the frame distance). ALiBi depends only on distances, so a
-key/value cache of the last `window` frames (a ring, see RingCache) gives exactly the
-attention of the full-sequence path at any stream length, and positions never grow without
-bound.
+(a per-head linear penalty on the frame distance). ALiBi depends only on distances, so the
+keys and values of the last `window` frames, kept in a ring (frame n in slot n % window),
+give exactly the attention of the full-sequence path at any stream length, and positions
+never grow without bound.
+
+Each network has two definitions of its maths: `full` over whole sequences, and `step`, one
+frame with its state as explicit tensors (a ring state in, the newest frame's keys and values
+out), which react_ros.backends.graphs exports as is. The eager PyTorch stream runs a third
+arrangement of the same step, the stacked layout at the end of this file, because it is
+two to four times faster per frame on a CPU (benchmarks/bench_model.py); the tests check it
+against both definitions.
 """
 
 import torch
@@ -32,28 +39,50 @@ def window_bias(slopes: torch.Tensor, query_positions: torch.Tensor,
     return bias.masked_fill(~allowed, float('-inf'))
 
 
-class WindowedAttention(nn.Module):
+def history_bias(slopes: torch.Tensor, frames: torch.Tensor, window: int) -> torch.Tensor:
     """
-    Multi-head attention over a causal window of frames.
+    Return the ALiBi bias (H, F, window) of the queries of frames (F,) over a ring's history.
 
-    `full` attends whole sequences; the streaming path runs through StackedAttention (one
-    batched product for several attentions) over a RingCache.
+    Slot s holds frame - d, d = (frame - s) mod window. The slot the newest frame will take
+    (d = 0) still holds a frame that has left the window, and slots not written yet hold
+    nothing: both get -inf. The newest frame itself (distance 0, bias 0) is attended
+    separately, from its own keys.
     """
+    slots = torch.arange(window, device=frames.device)
+    distance = (frames[:, None] - slots) % window  # (F, W)
+    bias = -slopes[:, None, None] * distance.to(slopes.dtype)  # (H, F, W)
+    stale = (distance == 0) | (frames[:, None] - distance < 0)
+    return bias.masked_fill(stale, float('-inf'))
+
+
+def write_ring_slot(state: torch.Tensor, new_keys_values: torch.Tensor, frame: int) -> None:
+    """Store a step's new_keys_values (B, A, 2, H, Dh) in its ring state, in place."""
+    state[:, :, :, :, frame % state.shape[4]] = new_keys_values
+
+
+def ring_state_shape(batch: int, attentions: int, attention: 'WindowedAttention') -> tuple:
+    """Return the shape (B, attentions, 2, H, window, Dh) of a step's ring state."""
+    return (batch, attentions, 2, attention.num_heads, attention.window, attention.head_dim)
+
+
+class WindowedAttention(nn.Module):
+    """Multi-head attention over a causal window of frames."""
 
     def __init__(self, d_model: int, num_heads: int, window: int):
         super().__init__()
         self.num_heads = num_heads
+        self.head_dim = d_model // num_heads
         self.window = window
-        self.scale = (d_model // num_heads) ** -0.5
+        self.scale = self.head_dim ** -0.5
         self.query = nn.Linear(d_model, d_model)
         self.key_value = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.register_buffer('slopes', alibi_slopes(num_heads), persistent=False)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        batch, frames, width = x.shape
+        batch, frames, _ = x.shape
         # (B, T, D) -> (B, H, T, D / H)
-        return x.view(batch, frames, self.num_heads, width // self.num_heads).transpose(1, 2)
+        return x.view(batch, frames, self.num_heads, self.head_dim).transpose(1, 2)
 
     def full(self, x: torch.Tensor, source: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Attend queries x (B, Tq, D) to source frames (B, Tk, D) under bias (H, Tq, Tk)."""
@@ -66,6 +95,25 @@ class WindowedAttention(nn.Module):
         mixed = torch.matmul(scores.softmax(dim=-1), self._split_heads(values))  # (B, H, Tq, Dh)
         batch, _, frames, _ = mixed.shape
         return self.out(mixed.transpose(1, 2).reshape(batch, frames, -1))  # (B, Tq, D)
+
+    def step(self, x: torch.Tensor, source: torch.Tensor, history: torch.Tensor,
+             bias: torch.Tensor) -> tuple:
+        """
+        Attend the newest frame to its window; return (output (B, 1, D), its keys and values).
+
+        x, source (B, 1, D); history (B, 2, H, W, Dh) the ring of earlier keys and values;
+        bias (H, 1, W) from history_bias. The newest frame's keys and values (B, 2, H, Dh)
+        are scored apart from the history, so the ring is only read.
+        """
+        keys, values = (self._split_heads(part)  # (B, H, 1, Dh)
+                        for part in self.key_value(source).chunk(2, dim=-1))
+        query = self._split_heads(self.query(x)) * self.scale  # (B, H, 1, Dh)
+        history_scores = torch.matmul(query, history[:, 0].transpose(-1, -2)) + bias  # (.., W)
+        own_score = (query * keys).sum(dim=-1, keepdim=True)  # (B, H, 1, 1): distance 0
+        weights = torch.cat([history_scores, own_score], dim=-1).softmax(dim=-1)
+        mixed = torch.matmul(weights[..., :-1], history[:, 1]) + weights[..., -1:] * values
+        output = self.out(mixed.transpose(1, 2).reshape(x.shape[0], 1, -1))  # (B, 1, D)
+        return output, torch.stack([keys[:, :, 0], values[:, :, 0]], dim=1)
 
 
 class FeedForward(nn.Module):
@@ -112,30 +160,44 @@ class CausalBlock(nn.Module):
             x = x + self.cross_attention.full(self.cross_norm(x), context, bias)
         return x + self.feed_forward(x)
 
-    def stacked(self) -> 'BlockStep':
-        """Return the block's weights laid out for the streaming path."""
-        return BlockStep(self)
+    def step(self, x: torch.Tensor, states: list, bias: torch.Tensor,
+             context: torch.Tensor = None) -> tuple:
+        """
+        Update the newest frame x (B, 1, D); return (x, [new keys and values per attention]).
+
+        states: one ring (B, 2, H, W, Dh) per attention of the block (self, then cross);
+        cross-attention keys come from context (B, 1, D); bias (H, 1, W) from history_bias.
+        """
+        normed = self.self_norm(x)
+        update, self_new = self.self_attention.step(normed, normed, states[0], bias)
+        x = x + update
+        new = [self_new]
+        if self.cross_attention is not None:
+            update, cross_new = self.cross_attention.step(self.cross_norm(x), context,
+                                                          states[1], bias)
+            x = x + update
+            new.append(cross_new)
+        return x + self.feed_forward(x), new
 
 
-# Streaming path. A streaming step runs on tensors of one to a few frames, where the cost of
-# launching each operation dominates, so it runs as few operations as possible: the
-# projections of several attentions (queries, keys and values; the audio and the visual
-# stream) as one batched matrix product on stacked weights, keys and values in a ring buffer
-# written in place. Inputs of a step are laid out (G, B, D): G stacked groups (streams).
+# The stacked layout: the eager PyTorch stream's arrangement of the `step` definitions. A step
+# runs on tensors of one to a few frames, where the cost of launching each operation
+# dominates, so it runs as few operations as possible: the projections of several attentions
+# (queries, keys and values; the audio and the visual stream) as one batched matrix product
+# on stacked weights, keys and values in a ring written in place, the newest frame's among
+# them. Inputs of a step are laid out (G, B, D): G stacked groups (streams).
 
 def ring_biases(slopes: torch.Tensor, window: int) -> torch.Tensor:
     """
-    Return the ALiBi biases (2 window, H, 1, window) of a ring of `window` slots.
+    Return the history_bias rows (2 window, H, 1, window) of a ring the newest frame is in.
 
-    Frame n is written to slot n % window; row n (n < window) is the bias of frame n's
-    query while the ring fills (slots not written yet get -inf), row window + s the bias of
-    any later frame written to slot s.
+    Row n (n < window) is the bias of frame n's query while the ring fills, row window + s
+    that of any later frame written to slot s; the newest frame's own slot (distance 0)
+    gets bias 0 instead of -inf, since the RingCache writes it before attending.
     """
-    frames = torch.arange(2 * window, device=slopes.device)[:, None]  # (2W, 1)
-    slots = torch.arange(window, device=slopes.device)[None, :]
-    distance = (frames - slots) % window  # (2W, W): newest frame minus the frame held
-    bias = -slopes[:, None, None] * distance.to(slopes.dtype)  # (H, 2W, W)
-    bias = bias.masked_fill(frames - distance < 0, float('-inf'))
+    frames = torch.arange(2 * window, device=slopes.device)
+    bias = history_bias(slopes, frames, window)  # (H, 2W, W)
+    bias[:, frames, frames % window] = 0.0
     return bias.transpose(0, 1)[:, :, None].contiguous()
 
 
@@ -222,7 +284,7 @@ class StackedAttention:
 
     def __init__(self, attentions: list, queries: list, sources: list):
         d_model = attentions[0].query.in_features
-        self.head_dim = d_model // attentions[0].num_heads
+        self.head_dim = attentions[0].head_dim
         self.scale = attentions[0].scale
         self.index = torch.tensor(queries + sources + sources, device=attentions[0].slopes.device)
         parts = [(a.query.weight, a.query.bias) for a in attentions]
@@ -267,7 +329,7 @@ class StackedFeedForward:
 
 
 class BlockStep:
-    """A CausalBlock's streaming step on x (1, B, D); it uses one or two RingCache layers."""
+    """CausalBlock.step in the stacked layout, on x (1, B, D); one or two RingCache layers."""
 
     def __init__(self, block: CausalBlock):
         self.self_norm = StackedLayerNorm([block.self_norm])

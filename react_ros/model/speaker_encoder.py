@@ -3,17 +3,16 @@ Speaker encoder: a causal multi-modal transformer over audio and speaker-face fe
 
 Each layer runs self-attention inside each modality, then cross-attention from each modality
 to the other, then feed-forward networks; every attention is causal over the last
-`context_frames` frames (ALiBi, see layers.py), so the streaming step (rolling caches) gives
-the full-sequence result for the same window at constant cost per frame.
+`context_frames` frames (ALiBi, see layers.py), so the streaming step (a ring of keys and
+values) gives the full-sequence result for the same window at constant cost per frame.
 """
 
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.layers import (
-    FeedForward, RingCache, StackedAttention, StackedFeedForward, StackedLayerNorm, StepWeights,
-    window_bias, WindowedAttention)
+    FeedForward, history_bias, ring_state_shape, RingCache, StackedAttention,
+    StackedFeedForward, StackedLayerNorm, StepWeights, window_bias, WindowedAttention)
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 
 class SpeakerEncoderLayer(nn.Module):
@@ -45,10 +44,37 @@ class SpeakerEncoderLayer(nn.Module):
         visual = visual + self.visual_from_audio.full(visual_normed, audio_normed, bias)
         return audio + self.audio_feed_forward(audio), visual + self.visual_feed_forward(visual)
 
+    def step(self, audio: torch.Tensor, visual: torch.Tensor, states: torch.Tensor,
+             bias: torch.Tensor) -> tuple:
+        """
+        Update the newest frame of both streams, each (B, 1, D): forward, one frame.
+
+        states (B, 4, 2, H, W, Dh): the rings of audio_self, visual_self, audio_from_visual,
+        visual_from_audio; bias (H, 1, W) from history_bias. Returns (audio, visual, the
+        newest frame's keys and values (B, 4, 2, H, Dh)).
+        """
+        normed = self.audio_self_norm(audio)
+        update, audio_self = self.audio_self.step(normed, normed, states[:, 0], bias)
+        audio = audio + update
+        normed = self.visual_self_norm(visual)
+        update, visual_self = self.visual_self.step(normed, normed, states[:, 1], bias)
+        visual = visual + update
+        audio_normed = self.audio_cross_norm(audio)
+        visual_normed = self.visual_cross_norm(visual)
+        update, audio_cross = self.audio_from_visual.step(audio_normed, visual_normed,
+                                                          states[:, 2], bias)
+        audio = audio + update
+        update, visual_cross = self.visual_from_audio.step(visual_normed, audio_normed,
+                                                           states[:, 3], bias)
+        visual = visual + update
+        new = torch.stack([audio_self, visual_self, audio_cross, visual_cross], dim=1)
+        return (audio + self.audio_feed_forward(audio),
+                visual + self.visual_feed_forward(visual), new)
+
 
 class EncoderLayerStep:
     """
-    A SpeakerEncoderLayer's streaming step on the stacked streams (2, B, D): audio, visual.
+    SpeakerEncoderLayer.step in the stacked layout: both streams stacked (2, B, D).
 
     Both streams' attentions run as one: self-attention takes queries and keys from the same
     stream, cross-attention queries from one stream and keys from the other.
@@ -96,7 +122,9 @@ class SpeakerEncoder(nn.Module):
         self.out = nn.Sequential(nn.Linear(2 * d_model, d_model), nn.LayerNorm(d_model))
         self._step_weights = StepWeights()
 
-    def _embed(self, audio: torch.Tensor, visual: torch.Tensor, visual_mask: torch.Tensor):
+    def embed(self, audio: torch.Tensor, visual: torch.Tensor,
+              visual_mask: torch.Tensor) -> tuple:
+        """Normalise and project (B, T, A), (B, T, V), (B, T) bool to two (B, T, D) streams."""
         present = visual_mask[..., None]  # (B, T, 1)
         # Zero absent frames first so garbage (even non-finite) never enters an operation.
         visual = (visual.masked_fill(~present, 0.0) - self.visual_mean) / self.visual_std
@@ -110,32 +138,50 @@ class SpeakerEncoder(nn.Module):
         positions = torch.arange(audio.shape[1], device=audio.device)
         bias = window_bias(self.layers[0].audio_self.slopes, positions, positions,
                            self.context_frames)
-        audio, visual = self._embed(audio, visual, visual_mask)
+        audio, visual = self.embed(audio, visual, visual_mask)
         for layer in self.layers:
             audio, visual = layer(audio, visual, bias)
         return self.out(torch.cat([audio, visual], dim=-1))  # (B, T, D)
+
+    def state_shape(self, batch: int) -> tuple:
+        """Return the shape of step's state: 4 attention rings per layer."""
+        return ring_state_shape(batch, 4 * len(self.layers), self.layers[0].audio_self)
+
+    def step(self, audio: torch.Tensor, visual: torch.Tensor, visual_mask: torch.Tensor,
+             frame: torch.Tensor, state: torch.Tensor) -> tuple:
+        """
+        Encode frame `frame` (1,) int64: (B, A), (B, V), (B,) bool -> (B, D), new keys/values.
+
+        state (B, 4 layers, 2, H, context_frames, Dh) holds the earlier frames' keys and
+        values (write_ring_slot stores the returned (B, 4 layers, 2, H, Dh) in it).
+        """
+        bias = history_bias(self.layers[0].audio_self.slopes, frame, self.context_frames)
+        audio, visual = self.embed(audio[:, None], visual[:, None], visual_mask[:, None])
+        new = []
+        for index, layer in enumerate(self.layers):
+            audio, visual, keys_values = layer.step(audio, visual,
+                                                    state[:, 4 * index:4 * index + 4], bias)
+            new.append(keys_values)
+        speaker = self.out(torch.cat([audio, visual], dim=-1))  # (B, 1, D)
+        return speaker[:, 0], torch.cat(new, dim=1)
 
     def _stack_layers(self) -> list:
         return [EncoderLayerStep(layer) for layer in self.layers]
 
     def empty_caches(self, batch: int) -> RingCache:
-        """Return the streaming state of a new sequence (and pick up replaced weights)."""
+        """Return step_stacked's state of a new sequence (and pick up replaced weights)."""
         self._step_weights.get(self, SpeakerEncoder._stack_layers, refresh=True)
         attention = self.layers[0].audio_self
         return RingCache(2 * len(self.layers), 2 * batch, attention.num_heads,
-                         self.no_face.shape[0] // attention.num_heads, self.context_frames,
-                         attention.slopes)
+                         attention.head_dim, self.context_frames, attention.slopes)
 
-    def step(self, audio: torch.Tensor, visual: torch.Tensor, visual_mask: torch.Tensor,
-             caches: RingCache) -> torch.Tensor:
-        """Encode one frame (B, 1, A), (B, 1, V), (B, 1) -> (B, 1, D), updating caches."""
+    def step_stacked(self, audio: torch.Tensor, visual: torch.Tensor,
+                     visual_mask: torch.Tensor, caches: RingCache) -> torch.Tensor:
+        """Run step in the stacked layout: (B, 1, A), (B, 1, V), (B, 1) -> (B, 1, D)."""
         layers = self._step_weights.get(self, SpeakerEncoder._stack_layers)
-        audio, visual = self._embed(audio, visual, visual_mask)
+        audio, visual = self.embed(audio, visual, visual_mask)
         x = torch.cat([audio, visual], dim=1).transpose(0, 1)  # (2, B, D)
         for index, layer in enumerate(layers):
             x = layer(x, caches, 2 * index)
         caches.advance()
-        linear, norm = self.out
-        both = x.transpose(0, 1).reshape(x.shape[1], 1, -1)  # (B, 1, 2 D): audio, visual
-        return F.layer_norm(F.linear(both, linear.weight, linear.bias), norm.normalized_shape,
-                            norm.weight, norm.bias, norm.eps)
+        return self.out(x.transpose(0, 1).reshape(x.shape[1], 1, -1))  # (B, 1, D)

@@ -8,10 +8,10 @@ streaming step costs one token whatever the stream length.
 """
 
 from react_ros.model.config import ReactionModelConfig
-from react_ros.model.layers import CausalBlock, RingCache, StepWeights, window_bias
+from react_ros.model.layers import (
+    BlockStep, CausalBlock, history_bias, ring_state_shape, RingCache, StepWeights, window_bias)
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 
 class TokenPredictor(nn.Module):
@@ -51,29 +51,49 @@ class TokenPredictor(nn.Module):
             x = block(x, x, speaker, bias)
         return self.head(x)  # (B, T, codebook_size)
 
+    def state_shape(self, batch: int) -> tuple:
+        """Return the shape of step's state: self- and cross-attention rings per block."""
+        return ring_state_shape(batch, 2 * len(self.blocks), self.blocks[0].self_attention)
+
+    def step(self, previous_token: torch.Tensor, speaker: torch.Tensor, frame: torch.Tensor,
+             state: torch.Tensor) -> tuple:
+        """
+        Logits (B, codebook_size) of frame `frame` (1,) int64 and its keys and values.
+
+        previous_token (B,) long, speaker (B, D); state (B, 2 blocks, 2, H, context_frames,
+        Dh) holds the earlier frames' keys and values (write_ring_slot stores the returned
+        (B, 2 blocks, 2, H, Dh) in it).
+        """
+        bias = history_bias(self.blocks[0].self_attention.slopes, frame, self.context_frames)
+        x = self.token_embedding(previous_token)[:, None]  # (B, 1, D)
+        context = speaker[:, None]  # (B, 1, D)
+        new = []
+        for index, block in enumerate(self.blocks):
+            x, keys_values = block.step(x, state[:, 2 * index:2 * index + 2].unbind(1), bias,
+                                        context)
+            new += keys_values
+        return self.head(x[:, 0]), torch.stack(new, dim=1)
+
     def _stack_blocks(self) -> list:
-        return [block.stacked() for block in self.blocks]
+        return [BlockStep(block) for block in self.blocks]
 
     def empty_caches(self, batch: int) -> RingCache:
-        """Return the streaming state of a new sequence (and pick up replaced weights)."""
+        """Return step_stacked's state of a new sequence (and pick up replaced weights)."""
         self._step_weights.get(self, TokenPredictor._stack_blocks, refresh=True)
         attention = self.blocks[0].self_attention
-        return RingCache(2 * len(self.blocks), batch, attention.num_heads,
-                         self.token_embedding.embedding_dim // attention.num_heads,
+        return RingCache(2 * len(self.blocks), batch, attention.num_heads, attention.head_dim,
                          self.context_frames, attention.slopes)
 
-    def step(self, previous_token: torch.Tensor, speaker: torch.Tensor,
-             caches: RingCache) -> torch.Tensor:
-        """Logits (B, codebook_size) for one frame from the previous token (B,) and (B, 1, D)."""
+    def step_stacked(self, previous_token: torch.Tensor, speaker: torch.Tensor,
+                     caches: RingCache) -> torch.Tensor:
+        """Run step in the stacked layout: previous token (B,), speaker (B, 1, D) -> (B, C)."""
         blocks = self._step_weights.get(self, TokenPredictor._stack_blocks)
-        x = F.embedding(previous_token, self.token_embedding.weight)[None]  # (1, B, D)
+        x = self.token_embedding(previous_token)[None]  # (1, B, D)
         context = speaker.transpose(0, 1)  # (1, B, D)
         for index, block in enumerate(blocks):
             x = block(x, caches, 2 * index, context)
         caches.advance()
-        norm, linear = self.head
-        x = F.layer_norm(x[0], norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        return F.linear(x, linear.weight, linear.bias)
+        return self.head(x[0])
 
 
 def sample_tokens(logits: torch.Tensor, temperature: float, top_k: int,

@@ -18,13 +18,16 @@ from torch import nn
 import torch.nn.functional as F
 from vector_quantize_pytorch import FSQ
 
+# Tolerance of FSQ's bound (vector_quantize_pytorch's default), see continuous_codes.
+FSQ_BOUND_EPS = 1e-3
+
 
 class CausalConvStack(nn.Module):
     """
     Linear in, residual causal temporal convolutions, linear out: (B, T, C_in) -> (B, T, C_out).
 
     Frame t sees frames t - (kernel - 1) * layers .. t. The streaming state of each
-    convolution is its last kernel - 1 inputs, so a step equals the full path.
+    convolution is its last kernel - 1 inputs, so `step` equals `full`.
     """
 
     def __init__(self, in_dim: int, width: int, out_dim: int, layers: int, kernel: int):
@@ -41,20 +44,24 @@ class CausalConvStack(nn.Module):
             x = x + F.gelu(conv(F.pad(x, (self.kernel - 1, 0))))
         return self.output(x.transpose(1, 2))  # (B, T, C_out)
 
-    def empty_states(self, batch: int) -> list:
-        """Return the streaming state of a new sequence: zero history, as in the full path."""
-        like = self.input.weight
-        return [like.new_zeros(batch, conv.in_channels, self.kernel - 1) for conv in self.convs]
+    def state_shape(self, batch: int) -> tuple:
+        """Return the shape of step's state: the last kernel - 1 inputs of each convolution."""
+        return (batch, len(self.convs), self.input.out_features, self.kernel - 1)
 
-    def step(self, x: torch.Tensor, states: list) -> torch.Tensor:
-        """Run one frame (B, 1, C_in) -> (B, 1, C_out), updating states."""
-        x = self.input(x[:, 0])  # (B, W)
+    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple:
+        """
+        Run one frame x (B, C_in); return (y (B, C_out), the new state).
+
+        state (B, layers, W, kernel - 1): zeros at frame 0, as the full path's padding.
+        """
+        x = self.input(x)  # (B, W)
+        new_state = []
         for index, conv in enumerate(self.convs):
-            window = torch.cat([states[index], x[:, :, None]], dim=2)  # (B, W, kernel)
-            states[index] = window[:, :, 1:]
+            window = torch.cat([state[:, index], x[:, :, None]], dim=2)  # (B, W, kernel)
+            new_state.append(window[:, :, 1:])
             # The convolution at one output frame as a matrix product: much cheaper per call.
             x = x + F.gelu(F.linear(window.flatten(1), conv.weight.flatten(1), conv.bias))
-        return self.output(x)[:, None]
+        return self.output(x), torch.stack(new_state, dim=1)
 
 
 class FSQTokenizer(nn.Module):
@@ -69,6 +76,7 @@ class FSQTokenizer(nn.Module):
                                        config.tokenizer_layers, config.tokenizer_kernel)
         # dim == number of levels: no projections inside FSQ, codes are the quantised scalars.
         self.fsq = FSQ(levels=list(config.fsq_levels))
+        self.register_buffer('levels', torch.tensor(config.fsq_levels), persistent=False)
         self.decoder = CausalConvStack(code_dim, config.d_model, config.latent_dim,
                                        config.tokenizer_layers, config.tokenizer_kernel)
         self.heads = OutputHeads(config.latent_dim)
@@ -88,6 +96,24 @@ class FSQTokenizer(nn.Module):
     def tokens_to_codes(self, tokens: torch.Tensor) -> torch.Tensor:
         """Map tokens (...) to codes (..., len(levels))."""
         return self.fsq.implicit_codebook[tokens]
+
+    def code_half_widths(self) -> torch.Tensor:
+        """Return levels // 2 (len(levels),): code dimension i takes values n / half_width."""
+        return self.levels // 2
+
+    def continuous_codes(self, latent: torch.Tensor) -> torch.Tensor:
+        """
+        Return FSQ's bounded codes (..., len(levels)) of encoder outputs before rounding.
+
+        The bound of vector_quantize_pytorch's FSQ (FSQ.bound) without its rounding:
+        rounding these to multiples of 1 / code_half_widths() gives FSQ's codes exactly
+        (the tests check it). Computed from config.fsq_levels, so it is ours to rely on.
+        """
+        levels = self.levels.to(latent.dtype)
+        half_levels = (levels - 1) * (1 + FSQ_BOUND_EPS) / 2
+        offset = torch.where(self.levels % 2 == 0, 0.5, 0.0).to(latent.dtype)
+        shift = torch.atanh(offset / half_levels)
+        return (torch.tanh(latent + shift) * half_levels - offset) / self.code_half_widths()
 
     def decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
         """Map codes (B, T, len(levels)) to listener latents (B, T, latent_dim)."""

@@ -51,28 +51,12 @@ CONTINUOUS_RECONSTRUCTION_WEIGHT = 0.5
 # Weight of the penalty that keeps each latent dimension near mean 0, std 1 (the scale of
 # the diffusion noise; the output heads are linear in the latent, so nothing is lost).
 LATENT_SCALE_WEIGHT = 1.0
-# Tolerance of FSQ's bound (vector_quantize_pytorch's default), see continuous_codes.
-FSQ_BOUND_EPS = 1e-3
 
 
 def frame_weights(batch: dict) -> torch.Tensor:
     """Return (B, T, 83) weights: CHANNEL_WEIGHTS where a frame is valid and its channel exists."""
     present = batch['valid'][:, :, None] & batch['listener_mask'][:, None, :]
     return present * CHANNEL_WEIGHTS.to(present.device)
-
-
-def continuous_codes(fsq, latent: torch.Tensor) -> torch.Tensor:
-    """
-    Return FSQ's bounded codes (..., len(levels)) of encoder outputs before rounding.
-
-    The same bound as vector_quantize_pytorch's FSQ.bound, without its rounding: rounding
-    these to the level grid gives FSQ's codes exactly (the tests check it).
-    """
-    levels = fsq._levels.to(latent.dtype)
-    half_levels = (levels - 1) * (1 + FSQ_BOUND_EPS) / 2
-    offset = torch.where(fsq._levels % 2 == 0, 0.5, 0.0).to(latent.dtype)
-    shift = torch.atanh(offset / half_levels)
-    return (torch.tanh(latent + shift) * half_levels - offset) / (fsq._levels // 2)
 
 
 def encode_listener(tokenizer, frames: torch.Tensor, channel_mask: torch.Tensor) -> tuple:
@@ -85,7 +69,7 @@ def encode_listener(tokenizer, frames: torch.Tensor, channel_mask: torch.Tensor)
     frames = torch.where(channel_mask[:, None, :], frames, tokenizer.frame_mean)
     latent = tokenizer.encoder.full((frames - tokenizer.frame_mean) / tokenizer.frame_std)
     codes, tokens = tokenizer.fsq(latent)  # (B, T, len(levels)), (B, T)
-    return codes, continuous_codes(tokenizer.fsq, latent), tokens.long()
+    return codes, tokenizer.continuous_codes(latent), tokens.long()
 
 
 def frame_error(tokenizer, predicted: torch.Tensor, batch: dict) -> torch.Tensor:

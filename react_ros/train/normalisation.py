@@ -92,12 +92,6 @@ def apply_normalisation(network, stats: dict) -> None:
         target.copy_(value)
 
 
-def network_normalisation(network) -> dict:
-    """Return a copy of the statistics held in a network's buffers."""
-    return {key: getattr(getattr(network, module), buffer).detach().cpu().clone()
-            for key, (module, buffer) in NORMALISATION_BUFFERS.items()}
-
-
 def is_identity(stats: dict) -> bool:
     """Return True when every mean is 0 and every std 1 (an untrained model's statistics)."""
     return all(bool((value == (1.0 if key.endswith('_std') else 0.0)).all())

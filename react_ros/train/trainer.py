@@ -1,11 +1,12 @@
 """
 The training loop of the reaction model: tokenizer, then predictor, then diffusion.
 
-`train()` runs the stages of TrainOptions in order, one AdamW optimizer per stage (warm-up,
-then cosine decay of the learning rate), and after every epoch validates, writes the checkpoint
-(atomically, with the training state) and redraws the loss curves. Each stage trains its own
-modules and freezes the rest: tokenizer -> the FSQ tokenizer; predictor -> speaker encoder
-and token predictor; diffusion -> the latent denoiser.
+`Trainer.run()` (built by Trainer.fresh or Trainer.resume) runs the stages of TrainOptions in
+order, one AdamW optimizer per stage (warm-up, then cosine decay of the learning rate), and
+after every epoch validates, writes the checkpoint (atomically, with the training state) and
+redraws the loss curves. Each stage trains its own modules and freezes the rest: tokenizer ->
+the FSQ tokenizer; predictor -> speaker encoder and token predictor; diffusion -> the latent
+denoiser.
 
 Reproducibility: the networks start from `seed`; every epoch draws its window order, face
 dropout and diffusion noise from a torch.Generator seeded by (seed, stage, epoch), and the
