@@ -20,15 +20,15 @@ DEFAULT_MODEL_EXPORT = 'reaction_synth'  # its ONNX export, engines/reaction_syn
 FASTDDS_PROFILE = 'fastdds.xml'  # config/: Fast DDS large-data profile (SHM + UDPv4)
 
 
-def _share_directories() -> list:
-    """Return the package share folders that may hold its files, most specific first."""
+def share_directories(package: str = PACKAGE_NAME) -> list:
+    """Return the share folders that may hold a package's files: ament index, sys.prefix."""
     folders = []
     if get_package_share_directory is not None:
         try:
-            folders.append(Path(get_package_share_directory(PACKAGE_NAME)))
-        except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH at all
+            folders.append(Path(get_package_share_directory(package)))
+        except (PackageNotFoundError, OSError, ValueError):  # OSError: no AMENT_PREFIX_PATH
             pass
-    folders.append(Path(sys.prefix) / 'share' / PACKAGE_NAME)
+    folders.append(Path(sys.prefix) / 'share' / package)
     return folders
 
 
@@ -40,7 +40,7 @@ def package_file(folder: str, name: str) -> Path:
     error the caller raises on opening it).
     """
     source_tree = Path(__file__).resolve().parents[1] / folder / name
-    for share in _share_directories():
+    for share in share_directories():
         if (share / folder / name).exists():
             return share / folder / name
     return source_tree

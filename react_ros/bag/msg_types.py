@@ -8,12 +8,11 @@ share/), falling back to the repository's interfaces/ folder.
 """
 
 import functools
-import os
 from pathlib import Path
 import struct
-import sys
 from typing import Dict, List, Optional
 
+from react_ros.resources import share_directories
 from rosbags.typesys import get_types_from_msg, get_typestore as rosbags_typestore, Stores
 from rosbags.typesys.store import Typestore
 
@@ -31,24 +30,10 @@ CDR_ENCAPSULATION_SIZE = 4
 _STAMP_FORMATS = {0: '>iI', 1: '<iI'}  # encapsulation byte 1: 0 = big endian, 1 = little
 
 
-def _ament_share(package: str) -> Optional[Path]:
-    if not os.environ.get('AMENT_PREFIX_PATH'):
-        return None
-    from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
-    try:
-        return Path(get_package_share_directory(package))
-    except PackageNotFoundError:
-        return None
-
-
 def msg_directories(package: str) -> List[Path]:
     """Return the candidate msg/ directories of an interface package, best first."""
-    candidates = [Path(sys.prefix) / 'share' / package / 'msg',
-                  REPOSITORY_INTERFACES / package / 'msg']
-    share = _ament_share(package)
-    if share is not None:
-        candidates.insert(0, share / 'msg')
-    return candidates
+    return ([share / 'msg' for share in share_directories(package)]
+            + [REPOSITORY_INTERFACES / package / 'msg'])
 
 
 def find_msg_directory(package: str) -> Optional[Path]:
