@@ -160,7 +160,7 @@ def format_summary(summary: dict, video: Path) -> str:
 
 
 def _rgb(msg) -> np.ndarray:
-    from react_ros.features.image import decode_image
+    from react_ros.message_codecs import decode_image
     return decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
 
 

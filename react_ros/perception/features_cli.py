@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 # The code and models that compute the features: any change to them changes every cache key,
 # so cached clips are recomputed rather than silently mixed with new ones.
-EXTRACTOR_MODULES = ('react_ros.features.audio', 'react_ros.perception.audio',
+EXTRACTOR_MODULES = ('react_ros.perception.audio_features', 'react_ros.perception.audio',
                      'react_ros.perception.visual', 'react_ros.perception.face_models',
                      'react_ros.perception.face_geometry', 'react_ros.perception.speaker',
                      'react_ros.perception.features_cli')
