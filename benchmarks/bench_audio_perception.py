@@ -14,10 +14,9 @@ import statistics
 import time
 
 import numpy as np
-from react_ros.features.audio import sequence_audio_features
 from react_ros.perception.audio import (
-    AudioPerception, frame_pitch, frame_windows, sequence_audio_perception,
-    VoiceActivityDetector)
+    AudioPerception, frame_pitch, sequence_audio_perception, VoiceActivityDetector)
+from react_ros.perception.audio_features import frame_windows, sequence_audio_features
 from react_ros.spec import AUDIO_SAMPLE_RATE, FPS
 from react_ros.speech import speak_with_pauses, Voice
 from scipy.signal import resample_poly

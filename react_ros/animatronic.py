@@ -17,11 +17,13 @@ joint limits and a maximum velocity:
 
 AnimatronicMapper turns each frame into one command vector: gain * value + offset, clamped to the
 limits, then moved toward that target by at most max_velocity * dt since the previous command.
+throttled_command sends at most rate_hz of them.
 """
 
 import dataclasses
 import math
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from react_ros import spec
@@ -32,6 +34,9 @@ TOP_LEVEL_FIELDS = ('controller_topic', 'rate_hz', 'joints')
 # A gap between commands longer than this (seconds) restarts the velocity limiter, as the robot
 # was not being driven in between.
 DEFAULT_RESET_AFTER_S = 1.0
+# throttled_command skips frames sooner than this fraction of a 1 / rate_hz period after the
+# last command: the fifth of a period of slack absorbs camera jitter.
+MIN_PERIOD_FRACTION = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +59,7 @@ class AnimatronicMapper:
     command() keeps the previous command and its time: the first command (and the first after
     time runs backwards or pauses longer than reset_after_s) is only clamped to the limits.
     A non-finite channel value (NaN or inf) holds its joints where they are (at the clamped
-    offset before any command).
+    offset before any command). throttled_command is command at no more than rate_hz.
     """
 
     def __init__(self, joints, controller_topic: str = '/face_controller/commands',
@@ -80,6 +85,7 @@ class AnimatronicMapper:
         self._max_velocity = np.array([j.max_velocity for j in self.joints])
         self._previous_command = None
         self._previous_time = None
+        self._last_throttled_time = None
 
     @classmethod
     def from_yaml(cls, path, reset_after_s: float = DEFAULT_RESET_AFTER_S):
@@ -114,9 +120,23 @@ class AnimatronicMapper:
         return tuple(joint.name for joint in self.joints)
 
     def reset(self) -> None:
-        """Forget the previous command, so the next one is only clamped."""
+        """Forget the previous command, so the next one is only clamped and never throttled."""
         self._previous_command = None
         self._previous_time = None
+        self._last_throttled_time = None
+
+    def throttled_command(self, frame: np.ndarray, t: float) -> Optional[np.ndarray]:
+        """
+        Return command(frame, t), or None when t is too soon after the last command it returned.
+
+        Too soon: less than MIN_PERIOD_FRACTION of a 1 / rate_hz period later. A time before the
+        last command's (the stream restarted) is never too soon.
+        """
+        last = self._last_throttled_time
+        if last is not None and 0 <= t - last < MIN_PERIOD_FRACTION * (1.0 / self.rate_hz):
+            return None
+        self._last_throttled_time = t
+        return self.command(frame, t)
 
     def command(self, frame: np.ndarray, t: float) -> np.ndarray:
         """

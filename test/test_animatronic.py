@@ -88,6 +88,27 @@ def test_command_rejects_wrong_shape_and_time():
         m.command(make_frame(), float('nan'))
 
 
+def test_throttled_command_sends_at_most_rate_hz():
+    m = mapper()  # 30 Hz: a frame less than 0.8 / 30 s = 26.7 ms after the last is skipped
+    np.testing.assert_allclose(m.throttled_command(make_frame(), 0.0), [0.1, 0.0])
+    target = make_frame(AU12=1.0)
+    sent = {t: m.throttled_command(target, t) for t in (0.02, 0.027, 0.04, 0.06)}
+    assert [t for t, command in sent.items() if command is not None] == [0.027, 0.06]
+    # Skipped frames do not move the velocity limiter: 0.027 s after 0.0, 3.0 * 0.027 up.
+    np.testing.assert_allclose(sent[0.027], [0.1 + 3.0 * 0.027, 0.0])
+    # A stamp before the last command (the stream restarted) is never skipped.
+    assert m.throttled_command(target, 0.05) is not None
+    assert m.throttled_command(target, 0.06) is None
+
+
+def test_reset_forgets_the_throttle():
+    m = mapper()
+    assert m.throttled_command(make_frame(), 1.0) is not None
+    assert m.throttled_command(make_frame(), 1.01) is None
+    m.reset()
+    np.testing.assert_allclose(m.throttled_command(make_frame(AU12=1.0), 1.01), [1.5, 0.0])
+
+
 def broken_config(joint_changes=None, **top_changes):
     config = copy.deepcopy(CONFIG)
     config['joints'][1].update(joint_changes or {})

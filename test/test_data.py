@@ -10,7 +10,7 @@ from react_ros.data import layout
 from react_ros.data.dataset import (DatasetFormatError, load_dataset, read_attribute_csv,
                                     resample_frames)
 from react_ros.data.speaker import speaker_visual_dim
-from react_ros.features.audio import AUDIO_FEATURE_DIM, sequence_audio_features
+from react_ros.perception.audio_features import AUDIO_FEATURE_DIM, sequence_audio_features
 from scipy.io import wavfile
 import torch
 from torch.utils.data import DataLoader

@@ -9,11 +9,10 @@ gaps, restarts and bad input.
 import numpy as np
 import pytest
 from react_ros.errors import InputProblem
-from react_ros.features.audio import frame_audio_features, sequence_audio_features
-from react_ros.features.audio import WINDOW_SAMPLES
 from react_ros.perception.audio import (
-    AudioPerception, frame_pitch, frame_windows, HANGOVER_S, sequence_audio_perception,
-    StreamResampler)
+    AudioPerception, frame_pitch, HANGOVER_S, sequence_audio_perception, StreamResampler)
+from react_ros.perception.audio_features import (
+    frame_audio_features, frame_windows, sequence_audio_features, WINDOW_SAMPLES)
 from react_ros.spec import AUDIO_SAMPLE_RATE, FPS
 from react_ros.speech import speak_with_pauses, synthesize, Voice
 from scipy.signal import resample_poly

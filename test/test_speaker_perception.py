@@ -7,7 +7,7 @@ photograph; the audio path is the real AudioPerception.
 
 import numpy as np
 import pytest
-from react_ros.features.audio import AUDIO_FEATURE_DIM, sequence_audio_features
+from react_ros.perception.audio_features import AUDIO_FEATURE_DIM, sequence_audio_features
 from react_ros.perception.speaker import SpeakerPerception, STALE_S
 from react_ros.perception.visual import VisualPerception
 from react_ros.spec import AUDIO_SAMPLE_RATE, FPS, SPEAKER_VISUAL_DIM

@@ -14,12 +14,14 @@ from react_ros.backends.export import export_checkpoint
 from react_ros.backends.graph_stream import GraphStream
 from react_ros.backends.manifest import file_sha256, Manifest, MANIFEST_FILE, StaleExportError
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner
-from react_ros.backends.selection import Availability, choose_backend
+from react_ros.backends.selection import Availability, BackendChoice, choose_backend
 from react_ros.backends.tensorrt_backend import TensorRTRunner
 from react_ros.model.generator import check_sequence_inputs, ReactionGenerator
+from react_ros.resources import DEFAULT_MODEL, DEFAULT_MODEL_EXPORT, package_file
 import torch
 
 CACHE_ROOT = Path.home() / '.cache' / 'react_ros' / 'engines'
+UNTRAINED = 'untrained'  # a model_path that asks for fresh networks (tests of the plumbing)
 
 
 class GraphGenerator:
@@ -111,3 +113,26 @@ def load_generator(checkpoint, backend: str = 'auto', export_folder=None, thread
     else:
         runner = TensorRTRunner(manifest, precision, log=log)
     return GraphGenerator(runner, manifest), choice
+
+
+def load_model(model_path: str, backend: str = 'auto', export_folder=None, threads: int = 1,
+               precision: str = 'auto', log=print, warn=print) -> tuple:
+    """
+    Return (generator, BackendChoice) for a node's model_path, as load_generator does.
+
+    model_path '': the package's default model (models/reaction_synth.pt) with its shipped
+    export (engines/reaction_synth) unless export_folder says otherwise; 'untrained': fresh,
+    untrained networks on PyTorch (warned: their reactions carry no meaning).
+    """
+    if model_path == UNTRAINED:
+        if backend not in ('auto', 'torch'):
+            raise ValueError(f"model_path '{UNTRAINED}' runs on the torch backend only (no "
+                             f'checkpoint to export), not {backend!r}')
+        warn(f'model_path is "{UNTRAINED}": running fresh, UNTRAINED reaction networks on '
+             'PyTorch; their reactions carry no meaning')
+        return ReactionGenerator.untrained(), BackendChoice('torch', 'untrained networks')
+    if not model_path:
+        model_path = package_file('models', DEFAULT_MODEL)
+        export_folder = export_folder or package_file('engines', DEFAULT_MODEL_EXPORT)
+    log(f'reaction model: {model_path}')
+    return load_generator(model_path, backend, export_folder, threads, precision, log=log)

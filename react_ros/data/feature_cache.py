@@ -26,7 +26,7 @@ NOT_EXTRACTED = 'not extracted'
 # The code and models that compute the features: any change to them changes every cache key,
 # so cached clips are recomputed rather than silently mixed with new ones. Their source files
 # are read by name (not imported): the cache format does not depend on perception.
-EXTRACTOR_MODULES = ('react_ros.features.audio', 'react_ros.perception.audio',
+EXTRACTOR_MODULES = ('react_ros.perception.audio_features', 'react_ros.perception.audio',
                      'react_ros.perception.visual', 'react_ros.perception.face_models',
                      'react_ros.perception.face_geometry', 'react_ros.perception.speaker',
                      'react_ros.data.feature_extraction', 'react_ros.data.feature_cache')

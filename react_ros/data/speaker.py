@@ -4,12 +4,13 @@ The speaker inputs of the reaction model, built from a dataset clip.
 Visual input per frame: the 25 facial attributes and the 3 head rotation angles
 (spec.SPEAKER_VISUAL_DIM = 28), optionally followed by the other 3DMM channels (52 expression,
 3 translation) when a dataset has 3DMM. Audio input per frame: `sequence_audio_features` at the
-frame times, the same function the live node uses.
+frame times, which applies the live node's feature function (`frame_audio_features`, in
+react_ros.perception.audio_features) to the 64 ms of audio before each frame.
 """
 
 import numpy as np
 from react_ros import spec
-from react_ros.features.audio import sequence_audio_features
+from react_ros.perception.audio_features import sequence_audio_features
 
 
 def _mm_slice(frame_slice: slice) -> slice:

@@ -3,14 +3,14 @@ reaction_node: camera + microphone in, the listener's facial reaction out, frame
 
 A lifecycle node. Configure loads the model and creates the topics; activate starts a worker
 thread that always processes the newest camera frame (older unprocessed frames are dropped and
-counted) with the audio received up to that frame's stamp.
+counted) with the audio received up to that frame's stamp. That policy is react_ros.session's;
+this node converts messages, publishes and reports.
 """
 
-import collections
+import dataclasses
+import functools
 import random
-import statistics
 import threading
-import time
 from typing import Optional
 
 from audio_common_msgs.msg import AudioDataStamped, AudioInfo
@@ -21,18 +21,16 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
-from react_ros.backends.loader import load_generator
+from react_ros.backends.loader import load_model
 from react_ros.errors import InputProblem
-from react_ros.features.audio import PcmFormat
-from react_ros.features.image import decode_image, ImageFormatError
-from react_ros.model.generator import ReactionGenerator
+from react_ros.message_codecs import decode_image, ImageFormatError, PcmFormat
 from react_ros.nodes.common import (format_problem_counts, parameter_descriptor,
                                     PIPELINE_STATUS, run_node, stamp_to_seconds)
 from react_ros.perception.speaker import SpeakerPerception
 from react_ros.perception.visual import VisualPerception
 from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
-from react_ros.resources import (default_config_path, DEFAULT_MODEL, DEFAULT_MODEL_EXPORT,
-                                 package_file)
+from react_ros.resources import default_config_path
+from react_ros.session import ReactionSession
 from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -107,11 +105,10 @@ class ReactionNode(LifecycleNode):
             "YAML mapping channels to controller joints. Empty: the package's "
             "config/animatronic.yaml. 'none' disables the animatronic output."))
         self._warn = ThrottledWarnings(self.get_logger().warning)
-        self._wake = threading.Condition()
-        self._audio_arrived = threading.Condition()
         self._worker: Optional[threading.Thread] = None
         self._active = False
         self._generator = None
+        self._session: Optional[ReactionSession] = None
         self._backend = ''
 
     # Lifecycle -----------------------------------------------------------------------------
@@ -136,9 +133,8 @@ class ReactionNode(LifecycleNode):
         if visual.detector_problem:
             self.get_logger().warning(f'face detection falls back to OpenCV Haar cascades: '
                                       f'{visual.detector_problem}')
-        self._pipeline = ReactionPipeline(self._generator, seed=0,
-                                          perception=SpeakerPerception(visual))
-        self._pipeline.warm_up()
+        pipeline = ReactionPipeline(self._generator, seed=0, perception=SpeakerPerception(visual))
+        pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
         self._coefficients_pub = self.create_lifecycle_publisher(
@@ -169,12 +165,16 @@ class ReactionNode(LifecycleNode):
                               self.get_parameter('audio.channels').value,
                               self.get_parameter('audio.sample_format').value)
         self._pcm.validate()
-        self._reset_statistics()
+        self._session = ReactionSession(
+            pipeline, self._stream_seed, self._warn, audio_topic=self._audio_sub.topic_name,
+            audio_wait_s=self.get_parameter('audio_wait_s').value,
+            silence_warning_s=self.get_parameter('silence_warning_s').value,
+            stamp_clock=self._now_s)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start a fresh reaction stream and the processing thread."""
-        self._restart_stream()
-        self._reset_statistics()
+        """Start a new interaction with fresh statistics, and the processing thread."""
+        self._start_over()
+        self._session.reset_statistics()
         self._active = True
         self._worker = threading.Thread(target=self._process_frames, daemon=True)
         self._worker.start()
@@ -199,8 +199,8 @@ class ReactionNode(LifecycleNode):
 
     def _stop_worker(self):
         self._active = False
-        with self._wake:
-            self._wake.notify_all()
+        if self._session is not None:
+            self._session.wake()
         if self._worker is not None:
             self._worker.join()
             self._worker = None
@@ -214,28 +214,15 @@ class ReactionNode(LifecycleNode):
             if entity is not None:
                 destroyers[name[name.rindex('_'):]](entity)
             setattr(self, name, None)
-        self._generator = self._pipeline = self._mapper = None
+        self._generator = self._session = self._mapper = None
 
     def _load_generator(self):
-        backend = self.get_parameter('backend').value
-        model_path = self.get_parameter('model_path').value
-        if model_path == 'untrained':
-            if backend not in ('auto', 'torch'):
-                raise ValueError("model_path 'untrained' runs on the torch backend only (no "
-                                 f'checkpoint to export), not {backend!r}')
-            self.get_logger().warning(
-                'model_path is "untrained": running fresh, UNTRAINED reaction networks on '
-                'PyTorch; their reactions carry no meaning')
-            self._backend = 'torch'
-            return ReactionGenerator.untrained()
-        engines_dir = self.get_parameter('engines_dir').value or None
-        if not model_path:
-            model_path = package_file('models', DEFAULT_MODEL)
-            engines_dir = engines_dir or package_file('engines', DEFAULT_MODEL_EXPORT)
-        self.get_logger().info(f'reaction model: {model_path}')
-        generator, choice = load_generator(
-            model_path, backend, engines_dir, self.get_parameter('torch_threads').value,
-            self.get_parameter('tensorrt_precision').value, log=self.get_logger().info)
+        generator, choice = load_model(
+            self.get_parameter('model_path').value, self.get_parameter('backend').value,
+            self.get_parameter('engines_dir').value or None,
+            self.get_parameter('torch_threads').value,
+            self.get_parameter('tensorrt_precision').value, log=self.get_logger().info,
+            warn=self.get_logger().warning)
         self._backend = choice.name
         return generator
 
@@ -249,36 +236,21 @@ class ReactionNode(LifecycleNode):
         seed = self.get_parameter('seed').value
         return seed if seed >= 0 else random.randrange(2**31)
 
-    def _restart_stream(self):
-        with self._audio_arrived:
-            self._pipeline.reset(self._stream_seed())
-        self._last_stamp = self._last_command_stamp = None
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _start_over(self):
+        """Start a new interaction: forget the speaker, the stream, the last joint command."""
+        self._session.start_over()
         if self._mapper:
             self._mapper.reset()
-
-    def _reset_statistics(self):
-        self._latest_image: Optional[Image] = None
-        self._last_stamp = self._last_command_stamp = None
-        self._frames_received = self._frames_processed = self._frames_dropped = 0
-        self._bad_frames = 0
-        self._latencies = []
-        self._compute_times = []
-        self._processed_times = []
-        self._speaker_problems = collections.Counter()
-        self._last_audio_wall = None
 
     # Inputs ---------------------------------------------------------------------------------
 
     def on_image(self, msg: Image):
         """Keep only the newest frame; the worker picks it up."""
-        if not self._active:
-            return
-        with self._wake:
-            self._frames_received += 1
-            if self._latest_image is not None:
-                self._frames_dropped += 1
-            self._latest_image = msg
-            self._wake.notify()
+        if self._active:
+            self._session.offer_frame(msg)
 
     def on_audio_info(self, msg: AudioInfo):
         """Adopt the microphone's announced format, if it is one we can decode."""
@@ -299,12 +271,9 @@ class ReactionNode(LifecycleNode):
         if not self._active:
             return
         try:
-            samples = self._pcm.to_mono(bytes(msg.audio.data))
-            with self._audio_arrived:
-                warnings = self._pipeline.push_audio(
-                    samples, stamp_to_seconds(msg.header.stamp), self._pcm.sample_rate)
-                self._last_audio_wall = time.monotonic()
-                self._audio_arrived.notify_all()
+            warnings = self._session.push_audio(self._pcm.to_mono(bytes(msg.audio.data)),
+                                                stamp_to_seconds(msg.header.stamp),
+                                                self._pcm.sample_rate)
         except InputProblem as error:
             self._warn(f'audio_{error.problem}', f'dropping audio chunk: {error}')
             return
@@ -315,9 +284,7 @@ class ReactionNode(LifecycleNode):
 
     def _process_frames(self):
         while self._active:
-            with self._wake:
-                self._wake.wait_for(lambda: self._latest_image is not None or not self._active)
-                msg, self._latest_image = self._latest_image, None
+            msg = self._session.take_frame(lambda: not self._active)
             if msg is not None and self._active:
                 self._process(msg)
 
@@ -325,46 +292,10 @@ class ReactionNode(LifecycleNode):
         try:
             rgb = decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
         except ImageFormatError as error:
-            self._bad_frames += 1
-            self._warn(f'image_{error.problem}', f'dropping image frame: {error}')
+            self._session.reject_frame(error)
             return
-        stamp = stamp_to_seconds(msg.header.stamp)
-        if self._last_stamp is not None and stamp < self._last_stamp:
-            self._warn('image_stamp', f'image stamp went backwards by '
-                       f'{self._last_stamp - stamp:.3f} s (bag loop or restarted camera?): '
-                       'starting a new reaction stream')
-            self._pipeline.restart_stream(self._stream_seed())
-        self._last_stamp = stamp
-        with self._audio_arrived:
-            self._wait_for_audio(stamp)
-            started = time.perf_counter()
-            try:
-                reaction = self._pipeline.step(rgb, stamp)
-            except InputProblem as error:
-                self._bad_frames += 1
-                self._warn(f'image_{error.problem}', f'dropping image frame: {error}')
-                return
-        self._compute_times.append(time.perf_counter() - started)
-        self._speaker_problems.update(reaction.speaker.problems)
-        self.publish_reaction(msg.header, reaction)
-        self._frames_processed += 1
-        self._processed_times.append(time.monotonic())
-        self._latencies.append(
-            (self.get_clock().now().nanoseconds * 1e-9) - stamp)
-
-    def _wait_for_audio(self, stamp: float):
-        """Wait briefly for audio chunks in flight up to stamp; hold self._audio_arrived."""
-        if self._last_audio_wall is None:
-            return
-        silent_for = time.monotonic() - self._last_audio_wall
-        if silent_for > self.get_parameter('silence_warning_s').value:
-            self._warn('silence', f'no audio on {self._audio_sub.topic_name} for '
-                       f'{silent_for:.1f} s: reacting as to silence')
-        else:
-            # Stamps are floats: a millisecond of slack stops rounding from costing a wait.
-            self._audio_arrived.wait_for(
-                lambda: self._pipeline.audio_end_time >= stamp - 1e-3,
-                timeout=self.get_parameter('audio_wait_s').value)
+        self._session.process(rgb, stamp_to_seconds(msg.header.stamp),
+                              functools.partial(self.publish_reaction, msg.header))
 
     # Outputs --------------------------------------------------------------------------------
 
@@ -410,46 +341,22 @@ class ReactionNode(LifecycleNode):
         """
         Publish joint commands for a ros2_control forward command controller.
 
-        At most rate_hz of the animatronic config (a fifth of a period of slack absorbs camera
-        jitter); the mapper limits every joint's range and velocity.
+        At most rate_hz of the animatronic config; the mapper limits every joint's range and
+        velocity.
         """
-        stamp = stamp_to_seconds(header.stamp)
-        period = 1.0 / self._mapper.rate_hz
-        if self._last_command_stamp is not None and \
-                0 <= stamp - self._last_command_stamp < 0.8 * period:
-            return
-        self._last_command_stamp = stamp
-        command = self._mapper.command(reaction.values, stamp)
-        self._animatronic_pub.publish(Float64MultiArray(data=command.astype(float).tolist()))
+        command = self._mapper.throttled_command(reaction.values, stamp_to_seconds(header.stamp))
+        if command is not None:
+            self._animatronic_pub.publish(Float64MultiArray(data=command.astype(float).tolist()))
 
     def publish_diagnostics(self):
         """Publish processing rate, stamp-to-publish latency and dropped frames."""
         if not self._active:
             return
-        now = time.monotonic()
-        period = self.get_parameter('diagnostics_period_s').value
-        recent = [t for t in self._processed_times if now - t <= period]
-        self._processed_times = recent
-        latencies, self._latencies = self._latencies, []
-        compute_times, self._compute_times = self._compute_times, []
-        values = {
-            'backend': self._backend,
-            'rate_hz': len(recent) / period,
-            'latency_p50_ms': 1000 * statistics.median(latencies) if latencies else float('nan'),
-            'latency_max_ms': 1000 * max(latencies) if latencies else float('nan'),
-            'compute_p50_ms': (1000 * statistics.median(compute_times) if compute_times
-                               else float('nan')),
-            'frames_received': self._frames_received,
-            'frames_processed': self._frames_processed,
-            'frames_dropped': self._frames_dropped,
-            'bad_frames': self._bad_frames,
-            # What speaker perception lacked, frames per problem since the last report.
-            'speaker_problems': format_problem_counts(self._speaker_problems),
-        }
-        self._speaker_problems = collections.Counter()
-        level = DiagnosticStatus.OK
-        message = 'reacting'
-        if not recent:
+        report = self._session.report(self.get_parameter('diagnostics_period_s').value)
+        values = {'backend': self._backend, **dataclasses.asdict(report),
+                  'speaker_problems': format_problem_counts(report.speaker_problems)}
+        level, message = DiagnosticStatus.OK, 'reacting'
+        if not report.rate_hz:
             level, message = DiagnosticStatus.WARN, 'no camera frames processed'
         status = DiagnosticStatus(
             level=level, name=f'{self.get_name()}: {PIPELINE_STATUS}', message=message,

@@ -4,8 +4,8 @@ The speaker's audio per video frame: model features, voice activity and pitch.
 Everything is computed from audio at the model's 16 kHz and is causal: a frame stamped t sees
 only the samples before t.
 
-- Features: `react_ros.features.audio.frame_audio_features` of the 1024 samples before t, the
-  one feature function of training, evaluation and the robot.
+- Features: `react_ros.perception.audio_features.frame_audio_features` of the 1024 samples
+  before t, the one feature function of training, evaluation and the robot.
 - Voice activity: webrtcvad on consecutive 10 ms blocks, mode 3. Mode 3 is the strictest of
   its four modes (fewest noise blocks called speech; it still marks all of espeak-ng speech),
   and 10 ms blocks are its finest timing, three per 30 fps video frame. webrtcvad calls a
@@ -28,8 +28,8 @@ import math
 
 import numpy as np
 from react_ros.errors import InputProblem
-from react_ros.features.audio import (
-    AudioBuffer, frame_audio_features, to_model_rate, WINDOW_SAMPLES)
+from react_ros.perception.audio_features import (
+    frame_audio_features, frame_windows, to_model_rate, WINDOW_SAMPLES)
 from react_ros.spec import AUDIO_SAMPLE_RATE
 from scipy.signal import resample_poly
 import webrtcvad
@@ -165,15 +165,6 @@ class AudioTrack:
     pitch_hz: np.ndarray
 
 
-def frame_windows(audio: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
-    """Return the (T, 1024) 16 kHz windows ending at the frame times, zeros outside the audio."""
-    padded = np.concatenate([np.zeros(WINDOW_SAMPLES, np.float32), audio,
-                             np.zeros(WINDOW_SAMPLES, np.float32)])
-    ends = np.round(np.asarray(frame_times) * AUDIO_SAMPLE_RATE).astype(np.int64)
-    ends = np.clip(ends, 0, len(audio)) + WINDOW_SAMPLES
-    return padded[ends[:, None] - WINDOW_SAMPLES + np.arange(WINDOW_SAMPLES)]
-
-
 def sequence_audio_perception(audio: np.ndarray, frame_times: np.ndarray,
                               sample_rate: int = AUDIO_SAMPLE_RATE,
                               vad_mode: int = VAD_MODE,
@@ -196,6 +187,62 @@ def sequence_audio_perception(audio: np.ndarray, frame_times: np.ndarray,
 
 # ---------------------------------------------------------------------------------------------
 # Streaming
+
+
+class AudioBuffer:
+    """
+    The last few seconds of stamped 16 kHz audio, placed on a timeline by their stamps.
+
+    Chunks are stamped with the time of their first sample. Gaps read as silence, so a frame
+    whose audio has not arrived is processed as if the speaker were quiet.
+    """
+
+    def __init__(self, seconds: float = 2.0):
+        self._chunks = deque()  # (start time s, samples)
+        self._horizon = seconds
+
+    @property
+    def end_time(self) -> float:
+        """Time just after the newest sample, or -inf when empty."""
+        if not self._chunks:
+            return float('-inf')
+        start, samples = self._chunks[-1]
+        return start + len(samples) / AUDIO_SAMPLE_RATE
+
+    def append(self, start_time: float, samples: np.ndarray) -> bool:
+        """
+        Add a chunk; return False if its stamp jumped backwards (buffer cleared first).
+
+        A backwards jump of more than one chunk means the source restarted (e.g. a bag loop):
+        the old timeline no longer applies.
+        """
+        jumped_back = start_time < self.end_time - 0.1
+        if jumped_back:
+            self._chunks.clear()
+        self._chunks.append((start_time, samples))
+        while self._chunks and self._chunks[0][0] < start_time - self._horizon:
+            self._chunks.popleft()
+        return not jumped_back
+
+    def window(self, end_time: float, n_samples: int = WINDOW_SAMPLES) -> np.ndarray:
+        """Return the n_samples before end_time, zeros where no audio was received."""
+        out = np.zeros(n_samples, np.float32)
+        window_start = end_time - n_samples / AUDIO_SAMPLE_RATE
+        for start, samples in reversed(self._chunks):
+            chunk_end = start + len(samples) / AUDIO_SAMPLE_RATE
+            if chunk_end <= window_start:
+                break
+            if start >= end_time:
+                continue
+            offset = int(round((start - window_start) * AUDIO_SAMPLE_RATE))
+            lo, hi = max(offset, 0), min(offset + len(samples), n_samples)
+            if lo < hi:
+                out[lo:hi] = samples[lo - offset:hi - offset]
+        return out
+
+    def clear(self):
+        """Forget all audio."""
+        self._chunks.clear()
 
 
 class StreamResampler:

@@ -31,7 +31,7 @@ class SpeakerFeatures:
     """The speaker inputs of one video frame, and what was missing from them."""
 
     stamp: float
-    audio: np.ndarray  # (41,) float32, react_ros.features.audio.frame_audio_features
+    audio: np.ndarray  # (41,) float32, react_ros.perception.audio_features.frame_audio_features
     visual: np.ndarray  # (28,) float32, zeros when not visual_present
     visual_present: bool
     voice_active: bool

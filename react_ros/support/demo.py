@@ -25,7 +25,7 @@ from rclpy.serialization import deserialize_message
 from react_ros.bag import dds_environment
 from react_ros.bag.make_bag import make_demo_bag
 from react_ros.bag.recorder import BagRecorder
-from react_ros.features.image import decode_image
+from react_ros.message_codecs import decode_image
 from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
 from react_ros.perception.visual import VisualPerception
 from react_ros.render.overlay import draw_speaker_perception

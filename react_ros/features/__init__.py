@@ -1,1 +1,0 @@
-"""Per-frame input features shared by training, evaluation and the nodes."""

@@ -1,0 +1,100 @@
+"""
+The bytes of ROS messages to arrays and back, free of ROS: the nodes copy fields in and out.
+
+- Microphone audio (audio_common_msgs/AudioInfo + AudioData): `PcmFormat` decodes interleaved
+  PCM bytes to mono float audio.
+- Camera frames (sensor_msgs/Image fields): `decode_image` to (H, W, 3) uint8 RGB, raising
+  `ImageFormatError` for fields that do not describe a decodable frame.
+- Rendered faces: `encode_rgb8` gives the sensor_msgs/Image fields of an RGB array.
+
+What is heard and seen in them is react_ros.perception's job; docs/perception.md describes it.
+"""
+
+import array
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from react_ros.errors import InputProblem
+from react_ros.spec import AUDIO_SAMPLE_RATE
+
+# encoding -> (channels, conversion to RGB)
+_ENCODINGS = {
+    'rgb8': (3, None),
+    'bgr8': (3, cv2.COLOR_BGR2RGB),
+    'mono8': (1, cv2.COLOR_GRAY2RGB),
+    'yuv422': (2, cv2.COLOR_YUV2RGB_UYVY),  # ROS yuv422 is UYVY
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+
+
+@dataclass
+class PcmFormat:
+    """How raw audio bytes are laid out (the fields of audio_common_msgs/AudioInfo we use)."""
+
+    sample_rate: int = AUDIO_SAMPLE_RATE
+    channels: int = 1
+    sample_format: str = 'S16LE'
+
+    _DTYPES = {'S16LE': ('<i2', 32768.0), 'S32LE': ('<i4', 2147483648.0), 'F32LE': ('<f4', 1.0)}
+
+    def validate(self):
+        """Raise InputProblem naming the field if this format cannot be decoded."""
+        if self.sample_format not in self._DTYPES:
+            raise InputProblem('sample_format',
+                               f'unsupported sample_format {self.sample_format!r}; '
+                               f'supported: {", ".join(self._DTYPES)}')
+        if not 4000 <= self.sample_rate <= 192000:
+            raise InputProblem('sample_rate',
+                               f'sample_rate {self.sample_rate} Hz is outside 4000..192000 Hz')
+        if not 1 <= self.channels <= 32:
+            raise InputProblem('channels', f'channels {self.channels} is outside 1..32')
+
+    def to_mono(self, data: bytes) -> np.ndarray:
+        """Decode interleaved PCM bytes into mono float32 audio at self.sample_rate."""
+        dtype, scale = self._DTYPES[self.sample_format]
+        frame_bytes = np.dtype(dtype).itemsize * self.channels
+        if len(data) == 0:
+            raise InputProblem('empty_audio', 'empty audio chunk')
+        if len(data) % frame_bytes:
+            raise InputProblem('audio_size',
+                               f'audio chunk of {len(data)} bytes is not a whole number of '
+                               f'{self.channels}-channel {self.sample_format} frames '
+                               f'({frame_bytes} bytes each)')
+        samples = np.frombuffer(data, dtype=dtype).astype(np.float32) / scale
+        return samples.reshape(-1, self.channels).mean(axis=1)
+
+
+class ImageFormatError(InputProblem):
+    """An image whose fields do not describe a decodable frame."""
+
+
+def decode_image(width: int, height: int, encoding: str, step: int, data: bytes) -> np.ndarray:
+    """Return the frame as (height, width, 3) uint8 RGB, or raise ImageFormatError."""
+    if encoding not in _ENCODINGS:
+        raise ImageFormatError('encoding', f'unsupported encoding {encoding!r}; '
+                               f'supported: {", ".join(SUPPORTED_ENCODINGS)}')
+    if width <= 0 or height <= 0:
+        raise ImageFormatError('size', f'zero-size image ({width}x{height})')
+    channels, to_rgb = _ENCODINGS[encoding]
+    row_bytes = width * channels
+    if step < row_bytes:
+        raise ImageFormatError('step', f'step {step} is smaller than width*channels = {row_bytes} '
+                               f'for {encoding}')
+    if len(data) != step * height:
+        raise ImageFormatError('data_size', f'data has {len(data)} bytes, expected step*height = '
+                               f'{step}*{height} = {step * height}')
+    rows = np.frombuffer(data, np.uint8).reshape(height, step)[:, :row_bytes]
+    pixels = rows.reshape(height, width, channels)
+    if to_rgb is None:
+        return np.ascontiguousarray(pixels)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), to_rgb)
+
+
+def encode_rgb8(rgb: np.ndarray) -> dict:
+    """Return the sensor_msgs/Image fields (all but the header) of an (H, W, 3) uint8 image."""
+    height, width = rgb.shape[:2]
+    return {'height': height, 'width': width, 'encoding': 'rgb8', 'is_bigendian': 0,
+            'step': width * 3,
+            # An array.array is copied into the message 10x faster than bytes.
+            'data': array.array('B', rgb.tobytes())}
