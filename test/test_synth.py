@@ -219,3 +219,27 @@ def test_splits_and_bad_arguments(tmp_path):
         write_corpus(tmp_path / 'b', 1, 0, clip_seconds=(12.0, 8.0), progress=False)
     with pytest.raises(ValueError, match='listeners_per_clip'):
         write_corpus(tmp_path / 'c', 1, 0, listeners_per_clip=0, progress=False)
+
+
+def test_oracle_draws_are_fresh_and_leave_the_corpus_alone(tmp_path):
+    kwargs = dict(clip_seconds=CLIP_SECONDS, listeners_per_clip=2, progress=False)
+    plain = write_corpus(tmp_path / 'plain', 3, SEED, **kwargs)
+    with_oracle = write_corpus(tmp_path / 'oracle', 3, SEED, oracle=3, **kwargs)
+    plain_files, oracle_files = _files(plain.path), _files(with_oracle.path)
+    corpus_names = [name for name in oracle_files if name.parts[0] != layout.ORACLE_DIR]
+    assert sorted(corpus_names) == sorted(plain_files)
+    assert all(oracle_files[name] == plain_files[name] for name in corpus_names
+               if name.name != layout.SYNTH_MANIFEST)
+    [session] = with_oracle.splits['test']
+    for clip in ('clip00', 'clip01'):
+        draws = np.load(synth.oracle_path(with_oracle.path, 'test', f'speaker/{session}/{clip}'))
+        listener = _attributes(with_oracle.path, 'test', 'listener', session, clip)
+        assert draws.shape == (3, *listener.shape) and draws.dtype == np.float32
+        ranges = spec.CHANNEL_RANGES[:spec.NUM_ATTRIBUTES]
+        assert np.all(draws >= ranges[:, 0]) and np.all(draws <= ranges[:, 1])
+        # Fresh draws: unlike each other and unlike every real reaction of the session.
+        assert not np.allclose(draws[0], draws[1])
+        assert not any(np.allclose(draw, listener) for draw in draws)
+    # Only test clips get draws, and the readers do not see them.
+    assert len(list((with_oracle.path / layout.ORACLE_DIR).rglob('*.npy'))) == 2
+    assert mars.plan(with_oracle.path, 'test').pairs == mars.plan(plain.path, 'test').pairs

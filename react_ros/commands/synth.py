@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='share of sessions for test (default 0.1)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a synthetic corpus already at --out')
+    parser.add_argument('--oracle', type=int, default=0, metavar='K',
+                        help='also write K fresh listener draws per test speaker clip: the '
+                             'ceiling `react-ros eval` scores against (default 0: none)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         summary = write_corpus(args.out, args.sessions, args.seed, clip_seconds=args.clip_seconds,
                                listeners_per_clip=args.listeners,
                                val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                               overwrite=args.overwrite, progress=not args.quiet)
+                               overwrite=args.overwrite, progress=not args.quiet,
+                               oracle=args.oracle)
     except (FileExistsError, ValueError) as error:
         print(f'synth: error: {error}', file=sys.stderr)
         return 2

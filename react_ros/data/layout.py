@@ -30,6 +30,8 @@ SPLITS = ('train', 'val', 'test')
 # Written at the root of a synthetic corpus (react_ros.data.synth): its listener clips are
 # reactions, not speaker behaviour, so they are never mirrored into speakers by default.
 SYNTH_MANIFEST = 'synth-corpus.json'
+# Oracle draws of a synthetic corpus (react_ros.data.synth), beside the splits.
+ORACLE_DIR = 'oracle'
 ROLES = ('speaker', 'listener')
 AUDIO_SUFFIX = '.wav'
 COEFFICIENT_SUFFIX = '.npy'

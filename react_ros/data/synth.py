@@ -9,6 +9,12 @@ appropriate reactions to a speaker clip are all listener clips of its session, a
 clips clip00, clip01, ...: listener clip k is reaction k, speaker clip k is the one speaker
 performance (hard links to the same bytes where the file system allows, else copies). The rules
 are in docs/synthetic-corpus.md. Not human data, and no substitute for it.
+
+With oracle K > 0, every test speaker clip also gets K fresh listener draws from the same rules
+(a style drawn at random, jittered, new noise): what a perfect generative model of the
+listener given this speaker would sample, the ceiling `react-ros eval` scores against. They
+live outside the layout the readers walk, in ORACLE_DIR/test/<speaker clip id>.npy as float32
+(K, T, 25) attributes, and do not change a byte of the corpus itself.
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +40,9 @@ ATTRIBUTE_SUFFIX = layout.MARS_ATTRIBUTE_SUFFIXES[0]
 # so every clip's audio has exactly T / 30 s of samples.
 FRAME_GRANULE = 3
 MIN_CLIP_SECONDS = 3.0
+# Oracle draws: their own seed streams, so asking for them changes nothing else.
+ORACLE_SEED_SALT = 0x0AC1E
+ORACLE_SPLITS = ('test',)
 
 # A few fixed voices, so utterances repeat across sessions and the speech cache pays off.
 SPEAKER_VOICES = (
@@ -127,6 +136,11 @@ def clip_files(root: Path, split: str, role: str, session: str, clip: str) -> Di
             'audio': path(layout.MARS_AUDIO, layout.AUDIO_SUFFIX)}
 
 
+def oracle_path(root: Path, split: str, speaker_clip_id: str) -> Path:
+    """Return where the oracle draws of one speaker clip live (layout.ORACLE_DIR)."""
+    return Path(root) / layout.ORACLE_DIR / split / f'{speaker_clip_id}.npy'
+
+
 def split_sizes(num_sessions: int, val_fraction: float, test_fraction: float) -> Dict[str, int]:
     """
     Return how many sessions go to each split.
@@ -208,6 +222,23 @@ def _link_clip(source: Dict[str, Path], target: Dict[str, Path]) -> None:
             shutil.copyfile(source[kind], path)
 
 
+def _write_oracle(out: Path, split: str, session: str, speaker, draws: int, clips: int,
+                  seeds: np.random.SeedSequence, cache: SpeechCache) -> None:
+    # Every clip of a session shares the speaker performance; each still gets its own draws.
+    clip_seeds = seeds.spawn(clips)
+    for clip in range(clips):
+        reactions = []
+        for draw_seed in clip_seeds[clip].spawn(draws):
+            rng = np.random.default_rng(draw_seed)
+            style = LISTENER_STYLES[int(rng.integers(len(LISTENER_STYLES)))].jittered(rng)
+            voice = LISTENER_VOICES[int(rng.integers(len(LISTENER_VOICES)))]
+            frames, _ = listener_reaction(speaker, style, rng, cache.voice(voice))
+            reactions.append(frames[:, :spec.NUM_ATTRIBUTES])
+        path = oracle_path(out, split, f'speaker/{session}/{clip_name(clip)}')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.stack(reactions).astype(np.float32))
+
+
 def _check_clip_seconds(clip_seconds: Sequence[float]) -> Tuple[float, float]:
     values = tuple(float(value) for value in clip_seconds)
     if len(values) == 1:
@@ -221,18 +252,21 @@ def _check_clip_seconds(clip_seconds: Sequence[float]) -> Tuple[float, float]:
 def write_corpus(out, sessions: int, seed: int, clip_seconds: Sequence[float] = (10.0, 20.0),
                  listeners_per_clip: int = 4, val_fraction: float = 0.1,
                  test_fraction: float = 0.1, overwrite: bool = False,
-                 progress: bool = True) -> CorpusSummary:
+                 progress: bool = True, oracle: int = 0) -> CorpusSummary:
     """
     Write sessions synthetic sessions under out; the same seed gives the same bytes.
 
     clip_seconds is one length or a (min, max) range each session draws from. Sessions
     session0000... go to train, then val, then test (split_sizes). out must be empty or new;
     with overwrite, a previous synthetic corpus there (one with synth-corpus.json) is replaced.
+    oracle > 0 also writes that many oracle draws per test speaker clip (oracle_path).
     """
     if sessions < 1:
         raise ValueError(f'sessions must be >= 1, got {sessions}')
     if listeners_per_clip < 1:
         raise ValueError(f'listeners_per_clip must be >= 1, got {listeners_per_clip}')
+    if oracle < 0:
+        raise ValueError(f'oracle (draws per test clip) must be >= 0, got {oracle}')
     low_s, high_s = _check_clip_seconds(clip_seconds)
     sizes = split_sizes(sessions, val_fraction, test_fraction)
     out = Path(out)
@@ -251,6 +285,7 @@ def write_corpus(out, sessions: int, seed: int, clip_seconds: Sequence[float] = 
         'seed': seed, 'sessions': sessions, 'clip_seconds': [low_s, high_s],
         'listeners_per_clip': listeners_per_clip, 'fps': spec.FPS,
         'audio_sample_rate': spec.AUDIO_SAMPLE_RATE, 'splits': splits,
+        'oracle_draws': oracle, 'oracle_splits': list(ORACLE_SPLITS) if oracle else [],
         'listener_styles': {name: dict(zip(map(clip_name, range(listeners_per_clip)), names))
                             for name, names in styles.items()},
     }
@@ -284,6 +319,9 @@ def write_corpus(out, sessions: int, seed: int, clip_seconds: Sequence[float] = 
             frames, audio = listener_reaction(speaker, style, rng, cache.voice(listener_voice))
             _write_clip(clip_files(out, split_of[name], 'listener', name, clip_name(clip)),
                         frames, audio)
+        if oracle and split_of[name] in ORACLE_SPLITS:
+            _write_oracle(out, split_of[name], name, speaker, oracle, listeners_per_clip,
+                          np.random.SeedSequence([seed, index, ORACLE_SEED_SALT]), cache)
         total_frames += num_frames
         session_s.append(time.perf_counter() - session_start)
     return CorpusSummary(out, seed, splits, listeners_per_clip, total_frames,
