@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from react_ros.eval import (baseline_predictions, BASELINE_NAMES, ccc, CHANNEL_GROUPS,
-                            dtw_distances, EvaluationInputs, evaluate, format_table, frcorr,
+from react_ros.eval import (BASELINE_NAMES, baseline_predictions, ccc, CHANNEL_GROUPS,
+                            dtw_distances, evaluate, EvaluationInputs, format_table, frcorr,
                             frdist, frdiv, frdvs, frechet_window_distance, frsyn, frvar,
                             METRIC_NAMES, Scores, segment_bounds, share_of)
 from react_ros.spec import AFFECT_SLICE, AU_SLICE, NUM_ATTRIBUTES

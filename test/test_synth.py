@@ -222,7 +222,7 @@ def test_splits_and_bad_arguments(tmp_path):
 
 
 def test_oracle_draws_are_fresh_and_leave_the_corpus_alone(tmp_path):
-    kwargs = dict(clip_seconds=CLIP_SECONDS, listeners_per_clip=2, progress=False)
+    kwargs = {'clip_seconds': CLIP_SECONDS, 'listeners_per_clip': 2, 'progress': False}
     plain = write_corpus(tmp_path / 'plain', 3, SEED, **kwargs)
     with_oracle = write_corpus(tmp_path / 'oracle', 3, SEED, oracle=3, **kwargs)
     plain_files, oracle_files = _files(plain.path), _files(with_oracle.path)

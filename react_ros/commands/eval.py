@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(metrics, ratios))
     if ratios:
         print(f'FRCorr/O, FRDist/O: per sample, as a share of the {ORACLE_ROW} row '
-              f'({samples[ORACLE_ROW]} fresh draws of the corpus\'s listener rules per input)')
+              f"({samples[ORACLE_ROW]} fresh draws of the corpus's listener rules per input)")
     return 0
 
 

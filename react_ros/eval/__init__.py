@@ -14,7 +14,7 @@ from react_ros.eval.dtw import dtw_distances, dtw_pairs
 from react_ros.eval.metrics import (ccc, CHANNEL_GROUPS, evaluate, format_table, frcorr, frdist,
                                     frdiv, frdvs, frechet_window_distance, frsyn, frvar,
                                     lagged_correlations, METRIC_NAMES, Scores, share_of)
-from react_ros.eval.split import (EvaluationInputs, evaluation_inputs, load_oracle,
+from react_ros.eval.split import (evaluation_inputs, EvaluationInputs, load_oracle,
                                   load_predictions, segment_bounds)
 
 __all__ = [

@@ -102,7 +102,7 @@ def evaluation_inputs(dataset, segment_frames: int = DEFAULT_SEGMENT_FRAMES) -> 
 
 
 def load_predictions(path: Path, lengths: list) -> list:
-    """Read a prediction file (N, K, T, 25); return it per input, cut to its length (K, L_i, 25)."""
+    """Read a prediction file (N, K, T, 25); return each input cut to its length (K, L_i, 25)."""
     predictions = np.load(path)
     longest = max(lengths)
     if (predictions.ndim != 4 or predictions.shape[0] != len(lengths)
