@@ -10,7 +10,9 @@ from react_ros.data import layout
 from react_ros.data.dataset import (DatasetFormatError, load_dataset, read_attribute_csv,
                                     resample_frames)
 from react_ros.data.speaker import speaker_visual_dim
+from react_ros.model.generator import ReactionGenerator
 from react_ros.perception.audio_features import AUDIO_FEATURE_DIM, sequence_audio_features
+from react_ros.train.predict import predict_split
 from scipy.io import wavfile
 import torch
 from torch.utils.data import DataLoader
@@ -326,6 +328,17 @@ def test_resampling_25_fps_data_to_30_fps(react2024_root):
                                np.interp(times, source_times, mm[:, 53]), atol=1e-5)
     np.testing.assert_allclose(pair.speaker_audio,
                                sequence_audio_features(audio, times, 44100), atol=1e-5)
+
+
+def test_predictions_for_25_fps_data_cover_every_frame(react2024_root):
+    # The model runs at 30 fps: 40 frames at 25 fps are 47 at 30, which resample back to 39;
+    # predict repeats the last frame rather than refusing the clip.
+    root, _ = react2024_root
+    prediction = predict_split(ReactionGenerator.untrained(seed=0), root, 'val', k=1,
+                               speaker_features='annotations')
+    attributes = prediction.attributes
+    assert attributes.shape == (4, 1, REACT2024_FRAMES, spec.NUM_ATTRIBUTES)
+    np.testing.assert_array_equal(attributes[:, :, -1], attributes[:, :, -2])
 
 
 def test_resample_frames_keeps_au_occurrences_binary():

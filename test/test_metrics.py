@@ -10,10 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from react_ros.eval import (baseline_predictions, ccc, dtw_distances, evaluate, format_table,
-                            frcorr, frdist, frdiv, frdvs, frechet_window_distance, frsyn, frvar,
-                            METRIC_NAMES)
-from react_ros.spec import AFFECT_SLICE, NUM_ATTRIBUTES
+from react_ros.eval import (BASELINE_NAMES, baseline_predictions, ccc, CHANNEL_GROUPS,
+                            dtw_distances, evaluate, EvaluationInputs, format_table, frcorr,
+                            frdist, frdiv, frdvs, frechet_window_distance, frsyn, frvar,
+                            METRIC_NAMES, Scores, segment_bounds, share_of)
+from react_ros.spec import AFFECT_SLICE, AU_SLICE, NUM_ATTRIBUTES
 
 
 def _every_channel(values):
@@ -59,19 +60,31 @@ def test_frcorr_takes_best_reaction_and_sums_samples():
     assert frcorr(predictions, appropriate, official=True) == pytest.approx(12.0 / 7.0, abs=1e-7)
 
 
-def test_constant_channel_ccc_official_zero_corrected_one():
+def test_constant_reference_channel_is_left_out_when_corrected():
     reaction = _every_channel([1, 2, 3, 4])
     reaction[:, 0] = 0.5  # an AU that never changes, in both the reaction and the sample
     predictions = reaction[None, None].copy()
-    # corrected: 25 channels in perfect agreement; official: the constant one scores 0
+    # corrected: the constant channel is undefined, the other 24 agree perfectly; official:
+    # the constant one scores 0
     assert frcorr(predictions, [reaction[None]]) == pytest.approx(1.0)
     assert frcorr(predictions, [reaction[None]], official=True) == pytest.approx(24.0 / 25.0)
-    # one side constant, the other not: 0 in both modes
+    # matching the constant earns nothing: a sample reversed on the moving channels scores
+    # -1 on each, whatever it does on channel 0
+    reversed_sample = reaction[::-1].copy()
+    assert frcorr(reversed_sample[None, None], [reaction[None]]) == pytest.approx(-1.0)
     moving = _every_channel([1, 2, 3, 4])
-    assert ccc(reaction, moving)[0] == 0.0
+    # constant reference: undefined when corrected, whatever the sample; 0 officially
+    assert np.isnan(ccc(reaction, moving)[0]) and np.isnan(ccc(reaction, reaction)[0])
     assert ccc(reaction, moving, official=True)[0] == 0.0
-    # two different constants: 2 * 0 / (0 + 0 + 0.25) = 0 in both modes
-    assert ccc(np.full((4, 1), 0.5), np.zeros((4, 1)))[0] == 0.0
+    # constant sample against a moving reference: 2 * 0 / (1.25 + 0 + ...) = 0 in both modes
+    assert ccc(moving, reaction)[0] == 0.0
+    assert ccc(moving, reaction, official=True)[0] == 0.0
+
+
+def test_a_pair_with_no_defined_channel_scores_zero():
+    still = np.full((1, 4, NUM_ATTRIBUTES), 0.5)  # a reaction that never moves
+    assert frcorr(still[None], [still]) == 0.0
+    assert frcorr(still[None], [still], official=True) == 0.0
 
 
 # ---- DTW and FRDist ----
@@ -141,6 +154,30 @@ def test_frdvs_and_frvar_hand_values():
     assert frdvs(np.stack([0 * ones, 0 * ones, 3 * ones])[:, None]) == pytest.approx(6.0)
     # frames 0, 0, 0, 4: mean 1, squared deviations 1+1+1+9 = 12, over T-1 = 3 -> 4
     assert frvar(_every_channel([0, 0, 0, 4])[None, None]) == pytest.approx(4.0)
+
+
+def test_frdvs_compares_inputs_over_their_common_prefix():
+    ones = np.ones((4, NUM_ATTRIBUTES))
+    # inputs of 4, 2 and 3 frames, values 0, 1, 3: pairs over 2, 3 and 2 frames differ by
+    # 1, 3 and 2 everywhere -> squared 1, 9, 4 -> mean over the 3 pairs 14 / 3
+    inputs = [0 * ones[None], ones[None, :2], 3 * ones[None, :3]]
+    assert frdvs(inputs) == pytest.approx(14.0 / 3.0)
+    # frames past the common prefix never count
+    longer = [inputs[0].copy(), inputs[1], inputs[2]]
+    longer[0][:, 3] = 100.0
+    assert frdvs(longer) == pytest.approx(14.0 / 3.0)
+
+
+def test_equal_lengths_give_the_closed_forms():
+    # With one length for all, the per-input metrics are the old whole-array closed forms.
+    rng = np.random.default_rng(10)
+    predictions = rng.random((5, 3, 20, NUM_ATTRIBUTES))
+    assert frdvs(predictions) == pytest.approx(2.0 * predictions.var(axis=0, ddof=1).mean(),
+                                               rel=1e-12)
+    assert frdiv(predictions) == pytest.approx(2.0 * predictions.var(axis=1, ddof=1).mean(),
+                                               rel=1e-12)
+    assert frvar(predictions) == pytest.approx(predictions.var(axis=2, ddof=1).mean(),
+                                               rel=1e-12)
 
 
 def test_single_sample_diversity_is_undefined_or_official_zero():
@@ -254,23 +291,169 @@ def test_gt_beats_random(small_set):
 def test_baseline_shapes_and_definitions(small_set):
     speakers, appropriate, train = small_set
     mime = baseline_predictions('Mime', speakers, appropriate, k=3)
-    np.testing.assert_array_equal(mime[:, 2], speakers)
+    np.testing.assert_array_equal(mime[1][2], speakers[1])
     mean_fr = baseline_predictions('MeanFr', speakers, appropriate, train, k=2)
-    np.testing.assert_allclose(mean_fr[4, 1, 17], train.reshape(-1, NUM_ATTRIBUTES).mean(0))
+    np.testing.assert_allclose(mean_fr[4][1, 17], train.reshape(-1, NUM_ATTRIBUTES).mean(0))
     mean_seq = baseline_predictions('MeanSeq', speakers, appropriate, train, k=2)
-    np.testing.assert_allclose(mean_seq[0, 0], train.mean(axis=0))
+    np.testing.assert_allclose(mean_seq[0][0], train.mean(axis=0))
     gt_official = baseline_predictions('GT', speakers, appropriate, k=3, official=True)
-    np.testing.assert_array_equal(gt_official[1, 2], appropriate[1][0])
+    np.testing.assert_array_equal(gt_official[1][2], appropriate[1][0])
     # Random: [0, 1] everywhere officially; valence and arousal use [-1, 1] when corrected
-    official = baseline_predictions('Random', speakers, appropriate, k=10, official=True)
-    corrected = baseline_predictions('Random', speakers, appropriate, k=10)
+    official = np.stack(baseline_predictions('Random', speakers, appropriate, k=10,
+                                             official=True))
+    corrected = np.stack(baseline_predictions('Random', speakers, appropriate, k=10))
     assert official.min() >= 0.0 and official.max() <= 1.0
     assert corrected[..., AFFECT_SLICE].min() < -0.5
     assert corrected.shape == (6, 10, 40, NUM_ATTRIBUTES)
     with_speakers = baseline_predictions('MeanFr', speakers, appropriate, train, k=1,
                                          train_speakers=speakers)
     pooled = np.concatenate([train, speakers]).reshape(-1, NUM_ATTRIBUTES).mean(0)
-    np.testing.assert_allclose(with_speakers[0, 0, 0], pooled)
+    np.testing.assert_allclose(with_speakers[0][0, 0], pooled)
+
+
+def test_mean_sequence_averages_the_clips_covering_each_frame():
+    ones = np.ones((4, NUM_ATTRIBUTES))
+    train = [ones[:2], 3 * ones]  # clips of 2 and 4 frames
+    speakers = [np.zeros((6, NUM_ATTRIBUTES)), np.zeros((3, NUM_ATTRIBUTES))]
+    longer, shorter = baseline_predictions('MeanSeq', speakers, None, train, k=2)
+    # frames 0-1: (1 + 3) / 2; frames 2-3: only the long clip, 3; frames 4-5: no clip, the
+    # mean frame (2 * 1 + 4 * 3) / 6
+    np.testing.assert_allclose(longer[1, :, 0], [2, 2, 3, 3, 14 / 6, 14 / 6])
+    np.testing.assert_allclose(shorter, longer[:, :3])
+
+
+def _constant_channel_case(k=4):
+    """
+    Return speakers, appropriate sets, Oracle draws and training clips of 4 inputs.
+
+    15 channels (14 AUs and one expression) are 0 throughout every speaker, real reaction and
+    training clip, as AUs nobody shows are in real data; the others move. The appropriate set
+    of an input holds one reaction per mode (3 modes of smooth noise) plus a little noise;
+    each Oracle draw is a random mode with fresh noise, and shows, for two frames, each of
+    the channels this clip's real reactions never move.
+    """
+    rng = np.random.default_rng(12)
+    silent = list(range(1, 15)) + [24]
+    moving = [channel for channel in range(NUM_ATTRIBUTES) if channel not in silent]
+
+    def clip(frames):
+        values = np.zeros((frames, NUM_ATTRIBUTES))
+        values[:, moving] = np.clip(0.5 + 0.6 * _smooth_noise(rng, frames, len(moving)), 0, 1)
+        return values
+
+    speakers, appropriate, oracle = [], [], []
+    for frames in (48, 60, 72, 54):
+        speakers.append(clip(frames))
+        modes = np.stack([clip(frames) for _ in range(3)])
+        reactions = modes.copy()
+        reactions[..., moving] += 0.02 * rng.standard_normal((3, frames, len(moving)))
+        appropriate.append(reactions)
+        draws = modes[rng.integers(3, size=k)]
+        draws[..., moving] += 0.02 * rng.standard_normal((k, frames, len(moving)))
+        for draw in draws:
+            for channel in silent:
+                start = rng.integers(frames - 2)
+                draw[start:start + 2, channel] = 0.5
+        oracle.append(draws)
+    train = [clip(frames) for frames in (40, 50, 66, 80, 70, 45)]
+    return speakers, appropriate, oracle, train
+
+
+@pytest.mark.parametrize('official', [False, True])
+def test_no_baseline_outscores_the_oracle_or_resampled_ground_truth(official):
+    # Speaker, training mean and real reactions share exact constants the Oracle's draws do
+    # not: crediting agreement on a constant channel (the old corrected CCC) ranked Mime and
+    # MeanSeq above the Oracle here.
+    speakers, appropriate, oracle, train = _constant_channel_case()
+    ceilings = {'Oracle': oracle,
+                'GT': baseline_predictions('GT', speakers, appropriate, k=4, seed=1)}
+    ceilings = {name: evaluate(predictions, appropriate, speakers, official=official)
+                for name, predictions in ceilings.items()}
+    for name in BASELINE_NAMES[1:]:
+        predictions = baseline_predictions(name, speakers, appropriate, train, k=4, seed=1,
+                                           official=official)
+        metrics = evaluate(predictions, appropriate, speakers, official=official)
+        for ceiling, best in ceilings.items():
+            assert metrics['FRCorr'] < best['FRCorr'], (name, ceiling)
+            assert metrics['FRDist'] > best['FRDist'], (name, ceiling)
+
+
+def test_inputs_of_different_lengths_are_scored_whole_and_averaged(small_set):
+    speakers, appropriate, train = small_set
+    lengths = (40, 25, 33)
+    speakers = [speaker[:length] for speaker, length in zip(speakers, lengths)]
+    appropriate = [reactions[:, :length] for reactions, length in zip(appropriate, lengths)]
+    predictions = baseline_predictions('Random', speakers, appropriate, k=3, seed=2)
+    together = evaluate(predictions, appropriate, speakers)
+    alone = [evaluate(predictions[i:i + 1], appropriate[i:i + 1], speakers[i:i + 1])
+             for i in range(3)]
+    for name in ('FRCorr', 'FRDist', 'FRDiv', 'FRVar', 'FRSyn'):
+        assert together[name] == pytest.approx(np.mean([row[name] for row in alone]),
+                                               rel=1e-12), name
+    # With equal lengths a list of inputs and one array agree.
+    equal = [samples[:, :25] for samples in predictions]
+    equal_appropriate = [reactions[:, :25] for reactions in appropriate]
+    equal_speakers = [speaker[:25] for speaker in speakers]
+    assert (evaluate(equal, equal_appropriate, equal_speakers)
+            == evaluate(np.stack(equal), equal_appropriate, np.stack(equal_speakers)))
+
+
+def test_segments_cover_the_whole_clip():
+    bounds = segment_bounds(20000, 750)
+    assert len(bounds) == 27 and bounds[0][0] == 0 and bounds[-1][1] == 20000
+    assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
+    lengths = [stop - start for start, stop in bounds]
+    assert max(lengths) <= 750 and max(lengths) - min(lengths) <= 1
+    assert segment_bounds(750) == [(0, 750)]
+    assert segment_bounds(751) == [(0, 375), (375, 751)]
+    rng = np.random.default_rng(11)
+    speakers = [rng.random((1600, NUM_ATTRIBUTES)), rng.random((500, NUM_ATTRIBUTES))]
+    inputs = EvaluationInputs(['a', 'b'], [False, True], speakers,
+                              [speaker[None] for speaker in speakers])
+    assert inputs.segments == [(0, 0, 533), (0, 533, 1066), (0, 1066, 1600), (1, 0, 500)]
+    # frames past an input's length are ignored; the segments put the input back together
+    predictions = rng.random((2, 3, 1700, NUM_ATTRIBUTES))
+    pieces = inputs.cut(predictions)
+    np.testing.assert_array_equal(np.concatenate(pieces[:3], axis=1), predictions[0, :, :1600])
+    np.testing.assert_array_equal(pieces[3], predictions[1, :, :500])
+    assert inputs.directions() == {'forward': [0, 1, 2], 'mirrored': [3]}
+    with pytest.raises(ValueError, match=r'predictions\[1\] has 400 frames'):
+        inputs.cut([predictions[0], predictions[1, :, :400]])
+
+
+def test_breakdowns_by_inputs_and_channel_groups(small_set):
+    speakers, appropriate, train = small_set
+    predictions = baseline_predictions('Mime', speakers, appropriate, k=2)
+    scores = Scores(predictions, appropriate, speakers)
+    assert scores.metrics() == evaluate(predictions, appropriate, speakers)
+    first = evaluate(predictions[:2], appropriate[:2], speakers[:2])
+    assert scores.metrics([0, 1]) == pytest.approx(first, rel=1e-12)
+    groups = scores.channel_groups()
+    assert set(groups) == set(CHANNEL_GROUPS)
+    # A group scores as the metrics would with the other channels out of the picture: the
+    # same constant in samples and reactions (no DTW cost, CCC undefined when corrected).
+    for name, channels in (('AUs', AU_SLICE), ('valence_arousal', AFFECT_SLICE)):
+        keep = np.zeros(NUM_ATTRIBUTES, bool)
+        keep[channels] = True
+        only = [np.where(keep, values, 0.5) for values in predictions]
+        only_appropriate = [np.where(keep, values, 0.5) for values in appropriate]
+        assert groups[name]['FRCorr'] == pytest.approx(frcorr(only, only_appropriate))
+        assert groups[name]['FRDist'] == pytest.approx(frdist(only, only_appropriate),
+                                                       rel=1e-6)
+        assert groups[name]['FRVar'] == pytest.approx(
+            np.mean([values[..., channels].var(axis=1, ddof=1).mean()
+                     for values in predictions]))
+
+
+def test_share_of_compares_sums_over_samples_per_sample():
+    row = dict.fromkeys(METRIC_NAMES, 2.0)
+    row['FRCorr'], row['FRDist'] = 4.0, 30.0  # K = 10
+    oracle = dict.fromkeys(METRIC_NAMES, 4.0)
+    oracle['FRCorr'], oracle['FRDist'], oracle['FRDiv'] = 1.0, 6.0, 0.0  # K = 2
+    shares = share_of(row, 10, oracle, 2)
+    assert shares['FRCorr'] == pytest.approx(0.8)  # 0.4 per sample vs 0.5
+    assert shares['FRDist'] == pytest.approx(1.0)  # 3 per sample vs 3
+    assert shares['FRVar'] == 0.5 and shares['FRDiv'] is None
 
 
 def test_bad_input_is_named(small_set):
@@ -279,15 +462,17 @@ def test_bad_input_is_named(small_set):
     with pytest.raises(ValueError, match='appropriate holds 5 sets'):
         evaluate(predictions, appropriate[:5], speakers)
     with pytest.raises(ValueError, match='predictions must be'):
-        evaluate(predictions[..., :24], appropriate, speakers)
-    with pytest.raises(ValueError, match='speakers must be'):
+        evaluate(np.stack(predictions)[..., :24], appropriate, speakers)
+    with pytest.raises(ValueError, match='speakers must match the predictions'):
         evaluate(predictions, appropriate, speakers[:, :30])
+    with pytest.raises(ValueError, match='same number of samples'):
+        evaluate([predictions[0][:1]] + predictions[1:], appropriate, speakers)
     with pytest.raises(ValueError, match='unknown baseline'):
         baseline_predictions('Oracle', speakers, appropriate)
     with pytest.raises(ValueError, match='train_listeners'):
         baseline_predictions('MeanSeq', speakers, appropriate)
-    broken = predictions.copy()
-    broken[0, 0, 0, 0] = np.nan
+    broken = [samples.copy() for samples in predictions]
+    broken[0][0, 0, 0] = np.nan
     with pytest.raises(ValueError, match='NaN'):
         evaluate(broken, appropriate, speakers)
 
@@ -300,3 +485,8 @@ def test_format_table_lists_rows_and_metric_columns():
     assert lines[2].split() == ['GT', '9.600', '0.00', '-']
     assert lines[3].split() == ['Random', '0.123', '150.50', '40.00']
     assert 'FRDist lower' in lines[-1]
+    ratios = format_table({'GT': {'FRCorr': 9.6, 'FRDist': 0.0}},
+                          ratios={'GT': {'FRCorr': 1.25, 'FRDist': 0.0}}).splitlines()
+    assert ratios[0].split() == ['method', 'FRCorr', 'FRDist', 'FRCorr/O', 'FRDist/O']
+    assert ratios[2].split() == ['GT', '9.600', '0.00', '1.250', '0.000']
+    assert 'FRCorr/O higher, FRDist/O lower' in ratios[-1]

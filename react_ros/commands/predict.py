@@ -6,8 +6,9 @@
                       [--speaker-features auto|annotations|extracted]
                       [--backend torch|onnxruntime|tensorrt|auto]
 
-Writes a float32 .npy (N, K, T, 25) (react_ros.train.predict says which inputs, in which
-order); `react-ros eval --data DIR --pred PRED.npy --baselines` scores it.
+Writes a float32 .npy (N, K, T_max, 25), every input generated over its whole length
+(react_ros.train.predict says which inputs, in which order, and how shorter ones are padded);
+`react-ros eval --data DIR --pred PRED.npy --baselines` scores it.
 """
 
 import argparse

@@ -1,5 +1,5 @@
 """
-The reference baselines of the REACT papers' tables, as prediction arrays (N, K, T, 25).
+The reference baselines of the REACT papers' tables, as predictions: (K, T_i, 25) per input.
 
 As in the challenge's run_baselines.py (baseline_react2023 and baseline_react2024):
 - GT: real reactions as predictions. Official: the input's own listener reaction repeated K
@@ -8,7 +8,8 @@ As in the challenge's run_baselines.py (baseline_react2023 and baseline_react202
 - Random: uniform noise. Official: torch.rand, [0, 1] on every channel, valence and arousal
   included; corrected: uniform within each attribute's valid range (spec.CHANNEL_RANGES).
 - Mime: the speaker's own attributes, K times.
-- MeanSeq: the training mean sequence (frame by frame over the training clips), K times.
+- MeanSeq: the training mean sequence (frame by frame over the training clips covering each
+  frame), cut to each input, K times.
 - MeanFr: the training mean frame, repeated over time, K times.
 The challenge's MeanSeq and MeanFr average speaker and listener clips of the training set
 together; pass train_speakers to include the speakers.
@@ -16,85 +17,86 @@ together; pass train_speakers to include the speakers.
 
 import numpy as np
 
-from react_ros.spec import ATTRIBUTE_NAMES, CHANNEL_RANGES, NUM_ATTRIBUTES
+from react_ros.eval.metrics import check_sequences
+from react_ros.spec import CHANNEL_RANGES, NUM_ATTRIBUTES
 
 BASELINE_NAMES = ('GT', 'Random', 'Mime', 'MeanSeq', 'MeanFr')
+# MeanSeq: frames fewer training clips reach than this take the mean frame instead.
+MEAN_SEQUENCE_MIN_CLIPS = 1
 
 
 def baseline_predictions(name, speakers, appropriate, train_listeners=None, k=10, seed=0,
                          official=False, train_speakers=None):
     """
-    Return the predictions (N, K, T, 25) of baseline `name` (one of BASELINE_NAMES).
+    Return the predictions of baseline `name` (one of BASELINE_NAMES): N arrays (K, T_i, 25).
 
-    speakers (N, T, 25); appropriate: N arrays (M_i, T, 25), whose first reaction is the
-    input's own real listener reaction; train_listeners (S, T, 25), needed by MeanSeq and
-    MeanFr (T must match for MeanSeq), with train_speakers (S', T, 25) optionally pooled in.
-    seed makes GT and Random reproducible.
+    speakers: N arrays (T_i, 25) (or one (N, T, 25)); appropriate: N arrays (M_i, T_i, 25),
+    whose first reaction is the input's own real listener reaction; train_listeners: training
+    listener clips (T_s, 25) of any lengths, needed by MeanSeq and MeanFr, with
+    train_speakers (T_s', 25) optionally pooled in. seed makes GT and Random reproducible.
     """
     if name not in BASELINE_NAMES:
         raise ValueError(f'unknown baseline {name!r}; baselines are {", ".join(BASELINE_NAMES)}')
     if k < 1:
         raise ValueError(f'k (samples per input) must be at least 1, got {k}')
-    speakers = _sequences(speakers, 'speakers')
-    inputs, frames = speakers.shape[:2]
+    speakers = check_sequences(speakers, 'speakers', ('frames',))
     rng = np.random.default_rng(seed)
     if name == 'Mime':
-        return np.repeat(speakers[:, None], k, axis=1)
+        return [np.repeat(speaker[None], k, axis=0) for speaker in speakers]
     if name == 'Random':
         ranges = CHANNEL_RANGES[:NUM_ATTRIBUTES]
         low, high = (0.0, 1.0) if official else (ranges[:, 0], ranges[:, 1])
-        return rng.uniform(low, high, size=(inputs, k, frames, NUM_ATTRIBUTES))
+        return [rng.uniform(low, high, size=(k, len(speaker), NUM_ATTRIBUTES))
+                for speaker in speakers]
     if name == 'GT':
-        return _ground_truth(appropriate, inputs, frames, k, rng, official)
+        return _ground_truth(appropriate, speakers, k, rng, official)
     pool = _training_pool(train_listeners, train_speakers)
+    frames = max(len(speaker) for speaker in speakers)
     if name == 'MeanFr':
-        mean_frame = pool.mean(axis=(0, 1))
-        return np.broadcast_to(mean_frame, (inputs, k, frames, NUM_ATTRIBUTES)).copy()
-    if pool.shape[1] != frames:
-        raise ValueError(f'MeanSeq needs training clips of the test length ({frames} frames), '
-                         f'got {pool.shape[1]}')
-    mean_sequence = pool.mean(axis=0)
-    return np.broadcast_to(mean_sequence, (inputs, k, frames, NUM_ATTRIBUTES)).copy()
+        sequence = np.broadcast_to(np.concatenate(pool).mean(axis=0), (frames, NUM_ATTRIBUTES))
+    else:
+        sequence = _mean_sequence(pool, frames)  # (frames, 25)
+    return [np.broadcast_to(sequence[:len(speaker)], (k, len(speaker), NUM_ATTRIBUTES)).copy()
+            for speaker in speakers]
 
 
-def _ground_truth(appropriate, inputs, frames, k, rng, official):
-    if appropriate is None or len(appropriate) != inputs:
+def _mean_sequence(pool, frames):
+    """Return (frames, 25): the mean of the clips reaching each frame, else the mean frame."""
+    total = np.zeros((frames, NUM_ATTRIBUTES))
+    count = np.zeros(frames)
+    for clip in pool:
+        covered = min(len(clip), frames)
+        total[:covered] += clip[:covered]
+        count[:covered] += 1
+    mean_frame = np.concatenate(pool).mean(axis=0)
+    enough = count >= MEAN_SEQUENCE_MIN_CLIPS
+    return np.where(enough[:, None], total / np.maximum(count, 1)[:, None], mean_frame)
+
+
+def _ground_truth(appropriate, speakers, k, rng, official):
+    if appropriate is None or len(appropriate) != len(speakers):
         count = 'none' if appropriate is None else len(appropriate)
-        raise ValueError(f'GT needs one appropriate set per input ({inputs}), got {count}')
-    predictions = np.empty((inputs, k, frames, NUM_ATTRIBUTES))
-    for index, reactions in enumerate(appropriate):
-        reactions = _sequences(reactions, f'appropriate[{index}]')
-        if reactions.shape[1] != frames or len(reactions) == 0:
-            raise ValueError(f'appropriate[{index}] must hold reactions of {frames} frames, '
-                             f'got shape {reactions.shape}')
+        raise ValueError(f'GT needs one appropriate set per input ({len(speakers)}), '
+                         f'got {count}')
+    appropriate = check_sequences(appropriate, 'appropriate', ('reactions', 'frames'))
+    predictions = []
+    for index, (reactions, speaker) in enumerate(zip(appropriate, speakers)):
+        if reactions.shape[1] != len(speaker):
+            raise ValueError(f'appropriate[{index}] must hold reactions of {len(speaker)} '
+                             f'frames like speakers[{index}], got shape {reactions.shape}')
         if official:
             chosen = np.zeros(k, dtype=int)
         else:
             chosen = rng.choice(len(reactions), size=k, replace=len(reactions) < k)
-        predictions[index] = reactions[chosen]
+        predictions.append(reactions[chosen])
     return predictions
 
 
 def _training_pool(train_listeners, train_speakers):
+    """Return the training clips (T_s, 25) MeanSeq and MeanFr average."""
     if train_listeners is None:
         raise ValueError('MeanSeq and MeanFr need train_listeners (training listener clips)')
-    pool = _sequences(train_listeners, 'train_listeners')
+    pool = check_sequences(train_listeners, 'train_listeners', ('frames',))
     if train_speakers is not None:
-        speakers = _sequences(train_speakers, 'train_speakers')
-        if speakers.shape[1] != pool.shape[1]:
-            raise ValueError(f'train_speakers have {speakers.shape[1]} frames per clip, '
-                             f'train_listeners {pool.shape[1]}')
-        pool = np.concatenate([pool, speakers])
+        pool += check_sequences(train_speakers, 'train_speakers', ('frames',))
     return pool
-
-
-def _sequences(array, name):
-    array = np.asarray(array, dtype=np.float64)
-    if array.ndim != 3 or array.shape[2] != NUM_ATTRIBUTES:
-        raise ValueError(f'{name} must be (clips, frames, {NUM_ATTRIBUTES}) with channels '
-                         f'{ATTRIBUTE_NAMES[0]}..{ATTRIBUTE_NAMES[-1]}, got {array.shape}')
-    if 0 in array.shape[:2]:
-        raise ValueError(f'{name} is empty: shape {array.shape}')
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f'{name} holds NaN or infinite values')
-    return array

@@ -1,14 +1,16 @@
 """
 The REACT challenge metrics over the 25 facial attributes, in two modes.
 
-Inputs, for N speaker clips (inputs) of T frames:
-- predictions: (N, K, T, 25), K generated listener reactions per input;
-- appropriate: N arrays (M_i, T, 25), the real reactions judged appropriate for input i;
-- speakers: (N, T, 25), the speaker attributes (for FRSyn).
+Inputs, for N inputs (speaker clips, or segments of them) of T_i frames each:
+- predictions: N arrays (K, T_i, 25), K generated listener reactions per input (or one
+  (N, K, T, 25) array when all inputs have T frames);
+- appropriate: N arrays (M_i, T_i, 25), the real reactions judged appropriate for input i;
+- speakers: N arrays (T_i, 25), the speaker attributes (for FRSyn).
 
 `official=True` reproduces the challenge code (reactmultimodalchallenge/baseline_react2023
 metric/*.py and baseline_react2024 regnn/metric/*.py) including its quirks; the default mode
-fixes them. docs/metrics.md lists every difference.
+fixes them. docs/metrics.md lists every difference. `Scores` computes the per-input terms once
+and aggregates them over any subset of the inputs and per channel group.
 """
 
 import numpy as np
@@ -16,8 +18,12 @@ import numpy as np
 from react_ros.eval.dtw import dtw_pairs
 from react_ros.spec import AFFECT_SLICE, AU_SLICE, EXPRESSION_SLICE, NUM_ATTRIBUTES
 
-# FRDist: one DTW per attribute group, weighted by 1 / channels of the group.
-DTW_GROUP_WEIGHTS = ((AU_SLICE, 1.0 / 15.0), (AFFECT_SLICE, 1.0), (EXPRESSION_SLICE, 1.0 / 8.0))
+# The attribute groups of FRDist, also those of the per-group breakdown.
+CHANNEL_GROUPS = {'AUs': AU_SLICE, 'valence_arousal': AFFECT_SLICE,
+                  'expressions': EXPRESSION_SLICE}
+# FRDist: one DTW per group, weighted by 1 / channels of the group.
+DTW_GROUP_WEIGHTS = {'AUs': 1.0 / 15.0, 'valence_arousal': 1.0, 'expressions': 1.0 / 8.0}
+ALL_CHANNELS = slice(None)
 # The challenge's CCC adds this to its denominator.
 OFFICIAL_CCC_EPSILON = 1e-8
 # TLCC lag window: 2 s. The challenge code computes it at 25 frames/s whatever the data rate,
@@ -29,59 +35,140 @@ FRECHET_WINDOW = 10
 FRECHET_STRIDE = 5
 
 METRIC_NAMES = ('FRCorr', 'FRDist', 'FRDiv', 'FRVar', 'FRDvs', 'FRSyn', 'FRRea_proxy')
+# What the per-group breakdown reports.
+GROUP_METRICS = ('FRCorr', 'FRDist', 'FRDiv', 'FRVar')
+# Summed over the K samples of an input: rows with different K compare per sample.
+SUMMED_OVER_SAMPLES = ('FRCorr', 'FRDist')
+# The columns format_table adds for a reference row (the Oracle): a share of its value.
+RATIO_METRICS = ('FRCorr', 'FRDist')
+RATIO_SUFFIX = '/O'
 # Which way is better, for tables.
 HIGHER_IS_BETTER = {'FRCorr': True, 'FRDist': False, 'FRDiv': True, 'FRVar': True,
                     'FRDvs': True, 'FRSyn': False, 'FRRea_proxy': False}
 _TABLE_FORMATS = {'FRCorr': '.3f', 'FRDist': '.2f', 'FRDiv': '.4f', 'FRVar': '.4f',
                   'FRDvs': '.4f', 'FRSyn': '.2f', 'FRRea_proxy': '.3f'}
+_RATIO_FORMAT = '.3f'
 
 
 def evaluate(predictions, appropriate, speakers, official=False, fps=30.0, dtw_workers=None):
     """
     Return every REACT metric of predictions as a dict keyed by METRIC_NAMES.
 
-    predictions (N, K, T, 25); appropriate: N arrays (M_i, T, 25); speakers (N, T, 25).
-    official selects the challenge code's behaviour, quirks included; fps is the frame rate
-    of the data (the corrected FRSyn's +/-2 s lag window; the official one ignores it).
+    predictions: N arrays (K, T_i, 25) or one (N, K, T, 25); appropriate: N arrays
+    (M_i, T_i, 25); speakers: N arrays (T_i, 25). official selects the challenge code's
+    behaviour, quirks included; fps is the frame rate of the data (the corrected FRSyn's
+    +/-2 s lag window; the official one ignores it).
     """
-    predictions = check_predictions(predictions)
-    appropriate = check_appropriate(appropriate, predictions)
-    speakers = check_speakers(speakers, predictions)
-    return {
-        'FRCorr': frcorr(predictions, appropriate, official=official),
-        'FRDist': frdist(predictions, appropriate, workers=dtw_workers),
-        'FRDiv': frdiv(predictions, official=official),
-        'FRVar': frvar(predictions),
-        'FRDvs': frdvs(predictions),
-        'FRSyn': frsyn(predictions, speakers, official=official, fps=fps),
-        'FRRea_proxy': frechet_window_distance(predictions.reshape(-1, *predictions.shape[2:]),
-                                               np.concatenate(appropriate)),
-    }
+    return Scores(predictions, appropriate, speakers, official, fps, dtw_workers).metrics()
 
 
-def format_table(rows):
+class Scores:
+    """
+    The per-input terms of every metric, computed once: the DTWs are the slow part.
+
+    metrics() aggregates them as evaluate() does, over all inputs or a subset of them;
+    channel_groups() scores each group of CHANNEL_GROUPS on its own.
+    """
+
+    def __init__(self, predictions, appropriate, speakers, official=False, fps=30.0,
+                 dtw_workers=None):
+        self.predictions = check_predictions(predictions)
+        self.appropriate = check_appropriate(appropriate, self.predictions)
+        self.speakers = check_speakers(speakers, self.predictions)
+        self.official = official
+        self.cccs = _cccs(self.predictions, self.appropriate, official)  # (K, M_i, 25) each
+        # (groups, K, M_i) each
+        self.distances = _group_distances(self.predictions, self.appropriate, dtw_workers)
+        self.offsets = _sync_offsets(self.predictions, self.speakers, official, fps)
+
+    def metrics(self, inputs=None) -> dict:
+        """Return every metric over the inputs listed (default: all), keyed by METRIC_NAMES."""
+        inputs = self._inputs(inputs)
+        predictions = [self.predictions[index] for index in inputs]
+        reactions = [reaction for index in inputs for reaction in self.appropriate[index]]
+        return {
+            'FRCorr': _mean_best_ccc([self.cccs[index] for index in inputs]),
+            'FRDist': _mean_nearest([self.distances[index].sum(axis=0) for index in inputs]),
+            'FRDiv': _frdiv(predictions, self.official),
+            'FRVar': _frvar(predictions),
+            'FRDvs': frdvs(predictions),
+            'FRSyn': _mean_offset([self.offsets[index] for index in inputs]),
+            'FRRea_proxy': frechet_window_distance(
+                [sample for samples in predictions for sample in samples], reactions),
+        }
+
+    def channel_groups(self, inputs=None) -> dict:
+        """
+        Return GROUP_METRICS of each channel group, as if the metrics had those channels only.
+
+        FRCorr takes the best reaction by the group's CCC, FRDist the nearest by the group's
+        weighted DTW term, so the groups' FRDist need not add up to the FRDist of all.
+        """
+        inputs = self._inputs(inputs)
+        predictions = [self.predictions[index] for index in inputs]
+        groups = {}
+        for position, (name, channels) in enumerate(CHANNEL_GROUPS.items()):
+            groups[name] = {
+                'FRCorr': _mean_best_ccc([self.cccs[index] for index in inputs], channels),
+                'FRDist': _mean_nearest([self.distances[index][position] for index in inputs]),
+                'FRDiv': _frdiv(predictions, self.official, channels),
+                'FRVar': _frvar(predictions, channels),
+            }
+        return groups
+
+    def _inputs(self, inputs):
+        inputs = range(len(self.predictions)) if inputs is None else list(inputs)
+        if not inputs:
+            raise ValueError('no input to score')
+        return inputs
+
+
+def share_of(metrics, samples, reference, reference_samples):
+    """
+    Return each metric of a row as a share of a reference row's (None where undefined).
+
+    samples and reference_samples are the rows' K: FRCorr and FRDist sum over the samples of
+    an input, so they compare per sample.
+    """
+    shares = {}
+    for name in METRIC_NAMES:
+        value, base = metrics[name], reference[name]
+        if name in SUMMED_OVER_SAMPLES:
+            value, base = value / samples, base / reference_samples
+        defined = np.isfinite(value) and np.isfinite(base) and base != 0
+        shares[name] = float(value / base) if defined else None
+    return shares
+
+
+def format_table(rows, ratios=None):
     """
     Return a text table of metric rows: one line per name, one column per metric.
 
     rows maps a row name (a method or baseline) to a metrics dict such as evaluate() returns;
-    metrics a row lacks print as '-'.
+    metrics a row lacks print as '-'. ratios, if given, maps row names to share_of() dicts:
+    their RATIO_METRICS are added as columns such as 'FRCorr/O'.
     """
+    if ratios:
+        rows = {name: {**metrics, **{metric + RATIO_SUFFIX: ratios.get(name, {}).get(metric)
+                                     for metric in RATIO_METRICS}}
+                for name, metrics in rows.items()}
     names = [str(name) for name in rows]
     name_width = max([len('method')] + [len(name) for name in names])
-    columns = [metric for metric in METRIC_NAMES
-               if any(metric in metrics for metrics in rows.values())]
-    cells = [[_format_value(metrics.get(metric), _TABLE_FORMATS[metric]) for metric in columns]
-             for metrics in rows.values()]
-    widths = [max([len(metric)] + [len(row[col]) for row in cells])
-              for col, metric in enumerate(columns)]
+    known = METRIC_NAMES + tuple(metric + RATIO_SUFFIX for metric in RATIO_METRICS)
+    columns = [column for column in known if any(column in metrics for metrics in rows.values())]
+    cells = [[_format_value(metrics.get(column), _TABLE_FORMATS.get(column, _RATIO_FORMAT))
+              for column in columns] for metrics in rows.values()]
+    widths = [max([len(column)] + [len(row[index]) for row in cells])
+              for index, column in enumerate(columns)]
     lines = ['  '.join(['method'.ljust(name_width)]
-                       + [metric.rjust(width) for metric, width in zip(columns, widths)])]
+                       + [column.rjust(width) for column, width in zip(columns, widths)])]
     lines.append('-' * len(lines[0]))
     for name, row in zip(names, cells):
         lines.append('  '.join([name.ljust(name_width)]
                                + [cell.rjust(width) for cell, width in zip(row, widths)]))
-    better = [f'{metric} {"higher" if HIGHER_IS_BETTER[metric] else "lower"}'
-              for metric in columns]
+    better = [f'{column} '
+              f'{"higher" if HIGHER_IS_BETTER[column.removesuffix(RATIO_SUFFIX)] else "lower"}'
+              for column in columns]
     lines.append('better: ' + ', '.join(better))
     return '\n'.join(lines)
 
@@ -95,48 +182,67 @@ def _format_value(value, spec):
 # ---- input checks ----
 
 def check_predictions(predictions):
-    """Return predictions as float64 (N, K, T, 25), or raise ValueError naming the problem."""
-    predictions = np.asarray(predictions, dtype=np.float64)
-    if predictions.ndim != 4 or predictions.shape[3] != NUM_ATTRIBUTES:
-        raise ValueError('predictions must be (inputs, samples, frames, '
-                         f'{NUM_ATTRIBUTES}), got shape {predictions.shape}')
-    if min(predictions.shape[:3]) == 0:
-        raise ValueError(f'predictions are empty: shape {predictions.shape}')
-    if not np.all(np.isfinite(predictions)):
-        raise ValueError('predictions hold NaN or infinite values')
-    return predictions
+    """Return predictions as a list of float64 (K, T_i, 25), or raise ValueError naming why."""
+    checked = check_sequences(predictions, 'predictions', ('samples', 'frames'))
+    counts = sorted({len(samples) for samples in checked})
+    if len(counts) > 1:
+        raise ValueError(f'every input needs the same number of samples; predictions hold '
+                         f'{", ".join(map(str, counts))}')
+    return checked
 
 
 def check_appropriate(appropriate, predictions):
-    """Return the appropriate reactions as a list of float64 (M_i, T, 25), checked."""
+    """Return the appropriate reactions as a list of float64 (M_i, T_i, 25), checked."""
     if len(appropriate) != len(predictions):
         raise ValueError(f'appropriate holds {len(appropriate)} sets but there are '
                          f'{len(predictions)} inputs')
-    frames = predictions.shape[2]
-    checked = []
-    for index, reactions in enumerate(appropriate):
-        reactions = np.asarray(reactions, dtype=np.float64)
-        if reactions.ndim != 3 or reactions.shape[1:] != (frames, NUM_ATTRIBUTES):
-            raise ValueError(f'appropriate[{index}] must be (reactions, {frames}, '
-                             f'{NUM_ATTRIBUTES}) like the predictions, got {reactions.shape}')
-        if len(reactions) == 0:
-            raise ValueError(f'appropriate[{index}] holds no reaction')
-        if not np.all(np.isfinite(reactions)):
-            raise ValueError(f'appropriate[{index}] holds NaN or infinite values')
-        checked.append(reactions)
+    checked = check_sequences(appropriate, 'appropriate', ('reactions', 'frames'))
+    _check_frames(checked, 'appropriate', predictions)
     return checked
 
 
 def check_speakers(speakers, predictions):
-    """Return speakers as float64 (N, T, 25) matching the predictions, checked."""
-    speakers = np.asarray(speakers, dtype=np.float64)
-    expected = (predictions.shape[0], predictions.shape[2], NUM_ATTRIBUTES)
-    if speakers.shape != expected:
-        raise ValueError(f'speakers must be {expected} (inputs, frames, attributes) to match '
-                         f'the predictions, got {speakers.shape}')
-    if not np.all(np.isfinite(speakers)):
-        raise ValueError('speakers hold NaN or infinite values')
-    return speakers
+    """Return speakers as a list of float64 (T_i, 25) matching the predictions, checked."""
+    if len(speakers) != len(predictions):
+        raise ValueError(f'speakers must be one per input: {len(speakers)} for '
+                         f'{len(predictions)} inputs')
+    checked = check_sequences(speakers, 'speakers', ('frames',))
+    _check_frames(checked, 'speakers', predictions)
+    return checked
+
+
+def check_sequences(sequences, name, axes):
+    """
+    Return sequences as a list of float64 arrays (*axes, 25), one per input, checked.
+
+    sequences is a list (inputs may differ in length) or one array (inputs, *axes, 25); axes
+    names the leading axes for messages, the last of them frames.
+    """
+    shape = ', '.join(axes + (str(NUM_ATTRIBUTES),))
+    expected = f'{name} must be a list of ({shape}) per input or one (inputs, {shape}) array'
+    if isinstance(sequences, np.ndarray) and sequences.ndim != len(axes) + 2:
+        raise ValueError(f'{expected}, got shape {sequences.shape}')
+    if len(sequences) == 0:
+        raise ValueError(f'{name} hold no input')
+    checked = []
+    for index, sequence in enumerate(sequences):
+        sequence = np.asarray(sequence, dtype=np.float64)
+        if sequence.ndim != len(axes) + 1 or sequence.shape[-1] != NUM_ATTRIBUTES:
+            raise ValueError(f'{expected}; {name}[{index}] has shape {sequence.shape}')
+        if 0 in sequence.shape:
+            raise ValueError(f'{name}[{index}] is empty: shape {sequence.shape}')
+        if not np.all(np.isfinite(sequence)):
+            raise ValueError(f'{name}[{index}] holds NaN or infinite values')
+        checked.append(sequence)
+    return checked
+
+
+def _check_frames(sequences, name, predictions):
+    for index, (sequence, samples) in enumerate(zip(sequences, predictions)):
+        if sequence.shape[-2] != samples.shape[1]:
+            raise ValueError(f'{name} must match the predictions frame for frame: '
+                             f'{name}[{index}] has {sequence.shape[-2]} frames, '
+                             f'predictions[{index}] {samples.shape[1]}')
 
 
 # ---- FRCorr ----
@@ -147,9 +253,11 @@ def ccc(reference, prediction, official=False):
 
     reference and prediction are (..., T, C) and broadcast against each other; the result is
     (..., C). Corrected: Lin's 2 cov / (var_r + var_p + (mean_r - mean_p)^2), population
-    moments, and 1 where both channels are the same constant (perfect agreement; the formula
-    is 0/0 there). Official: the challenge's 2 r sd_r sd_p / (... + 1e-8) with r set to 0
-    for a constant channel, so two identical constant channels score 0.
+    moments, and NaN (undefined) where the reference channel is constant: matching a channel
+    the reference never moves says nothing about the reaction, and crediting it let the
+    speaker's or the training mean's own constants score. Official: the challenge's
+    2 r sd_r sd_p / (... + 1e-8) with r set to 0 for a constant channel, so a constant
+    channel scores 0.
     """
     reference = np.asarray(reference, dtype=np.float64)
     prediction = np.asarray(prediction, dtype=np.float64)
@@ -166,7 +274,7 @@ def ccc(reference, prediction, official=False):
         # (np.nan_to_num in their corrcoef), which zeroes the covariance all the same.
         return 2.0 * cov / (denominator + OFFICIAL_CCC_EPSILON)
     with np.errstate(invalid='ignore', divide='ignore'):
-        return np.where(denominator == 0.0, 1.0, 2.0 * cov / denominator)
+        return np.where(var_r == 0.0, np.nan, 2.0 * cov / denominator)
 
 
 def _variance_or_zero(sequences):
@@ -180,16 +288,31 @@ def frcorr(predictions, appropriate, official=False):
     """
     Return FRCorr: mean over inputs of the sum over samples of the best CCC.
 
-    For each sample, the CCC (averaged over the 25 channels) against each appropriate real
-    reaction of its input; the best one counts. Higher is better, at most K.
+    For each sample, the CCC (averaged over the channels; corrected: over the channels where
+    it is defined, 0 if none is) against each appropriate real reaction of its input; the best
+    one counts. Higher is better, at most K.
     """
     predictions = check_predictions(predictions)
     appropriate = check_appropriate(appropriate, predictions)
+    return _mean_best_ccc(_cccs(predictions, appropriate, official))
+
+
+def _cccs(predictions, appropriate, official):
+    """Return per input the CCC of every sample against every reaction: (K, M_i, 25)."""
+    return [ccc(reactions[None], samples[:, None], official=official)
+            for samples, reactions in zip(predictions, appropriate)]
+
+
+def _mean_best_ccc(cccs, channels=ALL_CHANNELS):
+    """Return FRCorr from per-input CCCs (K, M_i, 25) over the channels given."""
     per_input = []
-    for samples, reactions in zip(predictions, appropriate):
-        # (K, M, 25) -> channel mean (K, M) -> best reaction (K,) -> sum over samples
-        scores = ccc(reactions[None], samples[:, None], official=official).mean(axis=-1)
-        per_input.append(scores.max(axis=1).sum())
+    for scores in cccs:
+        scores = scores[..., channels]
+        defined = ~np.isnan(scores)
+        count = defined.sum(axis=-1)
+        # channel mean (K, M), undefined channels left out -> best reaction -> sum over samples
+        means = np.where(defined, scores, 0.0).sum(axis=-1) / np.maximum(count, 1)
+        per_input.append(means.max(axis=1).sum())
     return float(np.mean(per_input))
 
 
@@ -200,37 +323,53 @@ def frdist(predictions, appropriate, workers=None, dtype=np.float32):
     Return FRDist: mean over inputs of the sum over samples of the smallest weighted DTW.
 
     The distance between a sample and a reaction is sum_g w_g DTW(sample[:, g], reaction[:, g])
-    over the groups of DTW_GROUP_WEIGHTS (AUs 1/15, valence-arousal 1, expressions 1/8), each
-    DTW tslearn's (sqrt of the summed squared frame distances on the best path). The smallest
-    distance over the input's appropriate reactions counts. Lower is better. Both modes agree:
-    the challenge code has no quirk here beyond casting to float32.
+    over CHANNEL_GROUPS with DTW_GROUP_WEIGHTS (AUs 1/15, valence-arousal 1, expressions 1/8),
+    each DTW tslearn's (sqrt of the summed squared frame distances on the best path). The
+    smallest distance over the input's appropriate reactions counts. Lower is better. Both
+    modes agree: the challenge code has no quirk here beyond casting to float32.
     """
     predictions = check_predictions(predictions)
     appropriate = check_appropriate(appropriate, predictions)
-    inputs, samples = predictions.shape[:2]
-    counts = np.array([len(reactions) for reactions in appropriate])
-    firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # One pair per (input, sample, reaction), input-major.
-    sample_index = np.concatenate([
-        np.repeat(np.arange(n * samples, (n + 1) * samples), count)
-        for n, count in enumerate(counts)])
-    reaction_index = np.concatenate([
-        np.tile(np.arange(first, first + count), samples)
-        for first, count in zip(firsts, counts)])
-    flat_predictions = predictions.reshape(inputs * samples, *predictions.shape[2:])
-    reactions = np.concatenate(appropriate)
-    distances = np.zeros(len(sample_index))
-    for group, weight in DTW_GROUP_WEIGHTS:
-        distances += weight * dtw_pairs(flat_predictions[..., group], reactions[..., group],
-                                        sample_index, reaction_index, dtype=dtype,
-                                        workers=workers)
-    per_input = []
-    start = 0
-    for count in counts:
-        block = distances[start:start + samples * count].reshape(samples, count)
-        per_input.append(block.min(axis=1).sum())
-        start += samples * count
-    return float(np.mean(per_input))
+    distances = _group_distances(predictions, appropriate, workers, dtype)
+    return _mean_nearest([terms.sum(axis=0) for terms in distances])
+
+
+def _group_distances(predictions, appropriate, workers=None, dtype=np.float32):
+    """Return per input the weighted DTW of each group, sample and reaction: (G, K, M_i)."""
+    by_length = {}
+    for index, samples in enumerate(predictions):
+        by_length.setdefault(samples.shape[1], []).append(index)
+    distances = [None] * len(predictions)
+    # dtw_pairs takes pools of one length: one call per length, all pairs of its inputs.
+    for indices in by_length.values():
+        samples = len(predictions[indices[0]])
+        counts = [len(appropriate[index]) for index in indices]
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        # One pair per (input, sample, reaction), input-major.
+        sample_index = np.concatenate([
+            np.repeat(np.arange(n * samples, (n + 1) * samples), count)
+            for n, count in enumerate(counts)])
+        reaction_index = np.concatenate([
+            np.tile(np.arange(first, first + count), samples)
+            for first, count in zip(firsts, counts)])
+        flat_predictions = np.concatenate([predictions[index] for index in indices])
+        reactions = np.concatenate([appropriate[index] for index in indices])
+        terms = np.stack([
+            DTW_GROUP_WEIGHTS[name] * dtw_pairs(
+                flat_predictions[..., channels], reactions[..., channels], sample_index,
+                reaction_index, dtype=dtype, workers=workers)
+            for name, channels in CHANNEL_GROUPS.items()])  # (G, pairs)
+        start = 0
+        for index, count in zip(indices, counts):
+            distances[index] = terms[:, start:start + samples * count].reshape(-1, samples,
+                                                                               count)
+            start += samples * count
+    return distances
+
+
+def _mean_nearest(distances):
+    """Return FRDist from per-input distances (K, M_i): nearest reaction, sum over samples."""
+    return float(np.mean([block.min(axis=1).sum() for block in distances]))
 
 
 # ---- diversity and variance ----
@@ -239,40 +378,68 @@ def frdiv(predictions, official=False):
     """
     Return FRDiv (S-MSE): the mean squared difference between two samples of one input.
 
-    Averaged over ordered pairs of distinct samples, frames and channels, then over inputs;
-    equal to twice the mean unbiased variance across samples. Higher is more diverse. With
-    one sample per input it is undefined: NaN, or 0 in official mode (the challenge returns 0).
+    Averaged over ordered pairs of distinct samples, frames and channels for each input, then
+    over inputs; equal to twice the mean unbiased variance across samples. Higher is more
+    diverse. With one sample per input it is undefined: NaN, or 0 in official mode (the
+    challenge returns 0).
     """
-    predictions = check_predictions(predictions)
-    if predictions.shape[1] < 2:
+    return _frdiv(check_predictions(predictions), official)
+
+
+def _frdiv(predictions, official, channels=ALL_CHANNELS):
+    if len(predictions[0]) < 2:
         return 0.0 if official else float('nan')
     # Variance is shift-invariant; measured from the first sample, identical samples give 0
     # exactly rather than rounding noise.
-    deviations = predictions - predictions[:, :1]
-    return float(2.0 * deviations.var(axis=1, ddof=1).mean())
+    return float(np.mean([
+        2.0 * (samples - samples[:1])[..., channels].var(axis=0, ddof=1).mean()
+        for samples in predictions]))
 
 
 def frdvs(predictions):
     """
     Return FRDvs: the mean squared difference between the same sample index of two inputs.
 
-    Averaged over ordered pairs of distinct inputs, frames and channels, then over sample
-    indices; twice the mean unbiased variance across inputs. NaN with a single input (the
-    challenge's 0/0).
+    Each pair of distinct inputs is compared over their common prefix (the shorter one's
+    frames): the mean over sample indices, those frames and channels of the squared
+    difference; then the mean over pairs. With equal lengths, twice the mean unbiased
+    variance across inputs. NaN with a single input (the challenge's 0/0).
     """
     predictions = check_predictions(predictions)
-    if predictions.shape[0] < 2:
+    if len(predictions) < 2:
         return float('nan')
-    deviations = predictions - predictions[:1]  # exact 0 for identical inputs, as in frdiv
-    return float(2.0 * deviations.var(axis=0, ddof=1).mean())
+    # Longest first: each input's common prefix with every earlier one is its own length,
+    # so running sums over the earlier inputs give all its pairs at once.
+    ordered = sorted(predictions, key=lambda samples: -samples.shape[1])
+    # Differences are shift-invariant; measured from the longest input, identical inputs
+    # give 0 exactly, as in frdiv.
+    reference = ordered[0]
+    total = np.zeros_like(reference)  # (K, T_max, 25): sum of the earlier deviations
+    total_squares = np.zeros_like(reference)
+    pair_means = 0.0
+    for count, samples in enumerate(ordered):
+        frames = samples.shape[1]
+        deviation = samples - reference[:, :frames]
+        # sum over earlier inputs j of (x - x_j)^2 = n x^2 - 2 x sum x_j + sum x_j^2
+        squares = (count * deviation ** 2 - 2.0 * deviation * total[:, :frames]
+                   + total_squares[:, :frames])
+        pair_means += squares.mean()
+        total[:, :frames] += deviation
+        total_squares[:, :frames] += deviation ** 2
+    pairs = len(ordered) * (len(ordered) - 1) / 2
+    return float(max(pair_means, 0.0) / pairs)
 
 
 def frvar(predictions):
-    """Return FRVar: the unbiased variance over time, averaged over inputs, samples, channels."""
-    predictions = check_predictions(predictions)
-    if predictions.shape[2] < 2:
+    """Return FRVar: the unbiased variance over time, averaged per input, then over inputs."""
+    return _frvar(check_predictions(predictions))
+
+
+def _frvar(predictions, channels=ALL_CHANNELS):
+    if min(samples.shape[1] for samples in predictions) < 2:
         return float('nan')
-    return float(predictions.var(axis=2, ddof=1).mean())
+    return float(np.mean([samples[..., channels].var(axis=1, ddof=1).mean()
+                          for samples in predictions]))
 
 
 # ---- FRSyn ----
@@ -294,8 +461,13 @@ def frsyn(predictions, speakers, official=False, fps=30.0):
     """
     predictions = check_predictions(predictions)
     speakers = check_speakers(speakers, predictions)
+    return _mean_offset(_sync_offsets(predictions, speakers, official, fps))
+
+
+def _sync_offsets(predictions, speakers, official, fps):
+    """Return per input the |lag| of each scored sample, NaN where none is defined."""
     if official:
-        predictions = predictions[:, :1]
+        predictions = [samples[:1] for samples in predictions]
         reach = int(TLCC_SECONDS * OFFICIAL_TLCC_FPS - 1)
     else:
         if not fps > 0:
@@ -309,7 +481,7 @@ def frsyn(predictions, speakers, official=False, fps=30.0):
             scores = correlations.mean(axis=-1)  # NaN if any channel is NaN
             best = np.where(np.isnan(scores).any(axis=1), np.isnan(scores).argmax(axis=1),
                             np.nan_to_num(scores).argmax(axis=1))
-            offsets.extend(np.abs(lags[best]))
+            offsets.append(np.abs(lags[best]).astype(np.float64))
             continue
         defined = ~np.isnan(correlations)
         count = defined.sum(axis=-1)
@@ -317,8 +489,13 @@ def frsyn(predictions, speakers, official=False, fps=30.0):
             scores = np.where(count > 0, np.nansum(correlations, axis=-1) / count, -np.inf)
         best = scores.argmax(axis=1)
         any_defined = count.any(axis=1)
-        offsets.extend(np.where(any_defined, np.abs(lags[best]), np.nan))
-    offsets = np.asarray(offsets, dtype=np.float64)
+        offsets.append(np.where(any_defined, np.abs(lags[best]), np.nan))
+    return offsets
+
+
+def _mean_offset(offsets):
+    """Return FRSyn from per-input offsets: the mean over all scored samples."""
+    offsets = np.concatenate(offsets)
     if np.isnan(offsets).all():
         return float('nan')
     return float(np.nanmean(offsets))
@@ -402,19 +579,18 @@ def frechet_window_distance(generated, real, window=FRECHET_WINDOW, stride=FRECH
     """
     Return the Frechet distance between short windows of generated and real sequences.
 
-    generated (A, T, C) and real (B, U, C): every window of `window` frames, taken every
-    `stride` frames and flattened, is one sample; each set is summarised by the mean and
-    covariance of its samples, and the distance is |mu_g - mu_r|^2 + tr(S_g + S_r
-    - 2 (S_g S_r)^(1/2)), as FID does with image features. 0 for identical sets. A proxy for
-    FRRea (FID of rendered frames), which needs a renderer and an ImageNet network.
+    generated and real are sequences (T_i, C) of any lengths (a list, or an (A, T, C) array):
+    every window of `window` frames, taken every `stride` frames and flattened, is one sample,
+    pooled over the sequences (one shorter than the window gives none); each set is summarised
+    by the mean and covariance of its samples, and the distance is |mu_g - mu_r|^2 + tr(S_g +
+    S_r - 2 (S_g S_r)^(1/2)), as FID does with image features. 0 for identical sets. A proxy
+    for FRRea (FID of rendered frames), which needs a renderer and an ImageNet network.
     """
-    generated = _windows(generated, 'generated', window, stride)
-    real = _windows(real, 'real', window, stride)
-    if generated.shape[1] != real.shape[1]:
-        raise ValueError(f'generated frames have {generated.shape[1] // window} channels, '
-                         f'real ones {real.shape[1] // window}')
-    mean_g, cov_g = generated.mean(axis=0), np.cov(generated, rowvar=False)
-    mean_r, cov_r = real.mean(axis=0), np.cov(real, rowvar=False)
+    mean_g, cov_g = _window_moments(generated, 'generated', window, stride)
+    mean_r, cov_r = _window_moments(real, 'real', window, stride)
+    if mean_g.shape != mean_r.shape:
+        raise ValueError(f'generated frames have {len(mean_g) // window} channels, '
+                         f'real ones {len(mean_r) // window}')
     root_g = _psd_sqrt(cov_g)
     cross = np.linalg.eigvalsh(root_g @ cov_r @ root_g)
     trace_root = np.sqrt(np.clip(cross, 0.0, None)).sum()
@@ -423,23 +599,32 @@ def frechet_window_distance(generated, real, window=FRECHET_WINDOW, stride=FRECH
     return float(max(distance, 0.0))
 
 
-def _windows(sequences, name, window, stride):
-    sequences = np.asarray(sequences, dtype=np.float64)
-    if sequences.ndim != 3:
-        raise ValueError(f'{name} must be (sequences, frames, channels), got {sequences.shape}')
+def _window_moments(sequences, name, window, stride):
+    """Return the mean and covariance of the flattened windows of all sequences."""
     if window < 1 or stride < 1:
         raise ValueError(f'window and stride must be at least 1, got {window} and {stride}')
-    if sequences.shape[1] < window:
-        raise ValueError(f'{name} sequences have {sequences.shape[1]} frames, fewer than the '
-                         f'{window}-frame window')
-    if not np.all(np.isfinite(sequences)):
-        raise ValueError(f'{name} holds NaN or infinite values')
-    view = np.lib.stride_tricks.sliding_window_view(sequences, window, axis=1)
-    view = view[:, ::stride]  # (S, windows, C, window)
-    samples = view.transpose(0, 1, 3, 2).reshape(-1, window * sequences.shape[2])
-    if len(samples) < 2:
-        raise ValueError(f'{name} yields {len(samples)} window(s); a covariance needs 2')
-    return samples
+    # Sums over windows, one sequence at a time: long clips never hold all windows at once.
+    count, total, products, channels = 0, 0.0, 0.0, None
+    for index, sequence in enumerate(sequences):
+        sequence = np.asarray(sequence, dtype=np.float64)
+        if sequence.ndim != 2 or (channels is not None and sequence.shape[1] != channels):
+            raise ValueError(f'{name} must be sequences (frames, channels) with one number '
+                             f'of channels; {name}[{index}] has shape {sequence.shape}')
+        if not np.all(np.isfinite(sequence)):
+            raise ValueError(f'{name}[{index}] holds NaN or infinite values')
+        channels = sequence.shape[1]
+        if len(sequence) < window:
+            continue
+        view = np.lib.stride_tricks.sliding_window_view(sequence, window, axis=0)[::stride]
+        samples = view.transpose(0, 2, 1).reshape(len(view), -1)  # (windows, window * C)
+        count += len(samples)
+        total = total + samples.sum(axis=0)
+        products = products + samples.T @ samples
+    if count < 2:
+        raise ValueError(f'{name} yields {count} window(s) of {window} frames; a covariance '
+                         f'needs 2')
+    mean = total / count
+    return mean, (products - count * np.outer(mean, mean)) / (count - 1)
 
 
 def _psd_sqrt(matrix):

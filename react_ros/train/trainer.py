@@ -28,7 +28,6 @@ import numpy as np
 from react_ros import spec
 from react_ros.data.dataset import load_dataset
 from react_ros.eval.metrics import evaluate
-from react_ros.eval.split import split_length
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.generator import ReactionGenerator
 from react_ros.train import checkpoint, losses, normalisation, plot
@@ -187,13 +186,15 @@ def _evenly_spaced(count: int, wanted: int) -> list:
 def validation_metrics(generator: ReactionGenerator, dataset, options: TrainOptions) -> dict:
     """Return FRCorr, FRDist, FRDiv of val_k offline reactions to a few val inputs."""
     indices = _evenly_spaced(len(dataset.pairs), options.val_inputs)
-    frames = min(split_length(dataset), options.val_frames)
+    # One length for all (the shortest val input's, at most val_frames): cheap and comparable
+    # from epoch to epoch; react-ros eval scores whole inputs.
+    frames = min([options.val_frames] + [pair.length for pair in dataset.pairs])
     reactions = generate_reactions(generator, dataset, indices, frames, options.val_k,
                                    options.seed, online=False)
-    speakers = np.stack([dataset.pairs[index].speaker_attributes[:frames] for index in indices])
+    speakers = [dataset.pairs[index].speaker_attributes[:frames] for index in indices]
     appropriate = [dataset.appropriate(index).attributes[:, :frames] for index in indices]
-    scores = evaluate(reactions[..., :spec.NUM_ATTRIBUTES], appropriate, speakers,
-                      fps=dataset.fps)
+    scores = evaluate([samples[..., :spec.NUM_ATTRIBUTES] for samples in reactions],
+                      appropriate, speakers, fps=dataset.fps)
     return {name: float(scores[name]) for name in VALIDATION_METRICS}
 
 
