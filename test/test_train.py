@@ -15,6 +15,7 @@ from react_ros.commands import eval as eval_command, predict as predict_command
 from react_ros.commands import train as train_command
 from react_ros.data.dataset import load_dataset
 from react_ros.data.synth import write_corpus
+from react_ros.model.config import ReactionModelConfig
 from react_ros.model.generator import ReactionGenerator
 from react_ros.train import checkpoint, losses
 from react_ros.train.normalisation import compute_normalisation, is_identity
@@ -186,6 +187,44 @@ def test_continuous_codes_round_to_the_fsq_codes(trained):
     half_width = tokenizer.code_half_widths()
     assert torch.equal(torch.round(continuous * half_width) / half_width, codes)
     assert not torch.equal(continuous, codes)
+
+
+def test_token_noise_corrupts_the_history_share_it_is_given():
+    tokens = torch.randint(0, 1000, (8, 500), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(1)
+    assert torch.equal(losses.corrupt_tokens(tokens, 0.0, 1000, generator), tokens)
+    noisy = losses.corrupt_tokens(tokens, 0.3, 1000, generator)
+    assert noisy.shape == tokens.shape and 0 <= int(noisy.min()) and int(noisy.max()) < 1000
+    assert 0.27 < float((noisy != tokens).float().mean()) < 0.33
+    again = losses.corrupt_tokens(tokens, 0.3, 1000, torch.Generator().manual_seed(1))
+    assert torch.equal(again, noisy)  # drawn from the generator given, nothing else
+
+
+def test_predictor_dropout_acts_only_while_training(trained):
+    generator = ReactionGenerator.from_checkpoint(trained)
+    predictor = generator.network.predictor
+    assert predictor.blocks[0].dropout.p == generator.config.predictor_dropout == 0.1
+    previous = torch.randint(0, predictor.codebook_size, (2, 20),
+                             generator=torch.Generator().manual_seed(0))
+    context = torch.randn(2, 20, generator.config.d_model,
+                          generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        predictor.train()
+        dropped = [predictor.full(previous, context) for _ in range(2)]
+        predictor.eval()
+        kept = [predictor.full(previous, context) for _ in range(2)]
+    assert not torch.equal(dropped[0], dropped[1])
+    assert torch.equal(kept[0], kept[1])
+
+
+def test_checkpoints_from_before_the_regularisers_keep_their_settings():
+    from_old = ReactionModelConfig.from_dict(
+        {key: value for key, value in ReactionModelConfig().to_dict().items()
+         if key != 'predictor_dropout'})
+    assert from_old.predictor_dropout == 0.0
+    old_options = {key: value for key, value in TrainOptions().to_dict().items()
+                   if key != 'token_noise'}
+    assert TrainOptions.from_dict(old_options).token_noise == 0.0
 
 
 def test_channels_and_frames_a_dataset_lacks_do_not_count(trained):

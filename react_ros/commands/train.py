@@ -31,8 +31,9 @@ HELP = 'train the tokenizer, predictor and diffusion stages'
 # Command-line option -> TrainOptions field, for the options that decide a run's result.
 _RUN_OPTIONS = {'batch_size': 'batch_size', 'window': 'window', 'lr': 'learning_rate',
                 'weight_decay': 'weight_decay', 'warmup_steps': 'warmup_steps',
-                'face_dropout': 'face_dropout', 'seed': 'seed', 'val_inputs': 'val_inputs',
-                'val_k': 'val_k', 'val_frames': 'val_frames', 'threads': 'threads'}
+                'face_dropout': 'face_dropout', 'token_noise': 'token_noise', 'seed': 'seed',
+                'val_inputs': 'val_inputs', 'val_k': 'val_k', 'val_frames': 'val_frames',
+                'threads': 'threads'}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'diffusion unless the run trains the stages before them)')
     parser.add_argument('--epochs', type=int, nargs='+',
                         help=f'epochs: one count for every stage, or one per stage (default: '
-                             f'{defaults.epochs[0]} each)')
+                             f'{" ".join(map(str, defaults.epochs))} for '
+                             f'{" ".join(defaults.stages)})')
     parser.add_argument('--seed', type=int, help=f'seed (default: {defaults.seed})')
     parser.add_argument('--batch-size', type=int,
                         help=f'windows per batch (default: {defaults.batch_size})')
@@ -64,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--face-dropout', type=float,
                         help=f'fraction of windows with a span of frames without a speaker '
                              f'face (default: {defaults.face_dropout})')
+    parser.add_argument('--token-noise', type=float,
+                        help=f"share of the predictor's history tokens replaced by random ones "
+                             f'while training (default: {defaults.token_noise})')
     parser.add_argument('--model', action='append', default=[], metavar='FIELD=VALUE',
                         help='model config field to change (ReactionModelConfig, value as '
                              'JSON), e.g. --model d_model=96 --model temperature=0.8; with '
@@ -125,7 +130,8 @@ def options_from_arguments(args: argparse.Namespace) -> TrainOptions:
                              f'({len(stages)}: {" ".join(stages)}), got {args.epochs}')
         values['epochs'] = args.epochs * len(stages) if len(args.epochs) == 1 else args.epochs
     else:
-        values['epochs'] = TrainOptions().epochs[:1] * len(stages)
+        default_epochs = dict(zip(STAGES, TrainOptions().epochs))
+        values['epochs'] = tuple(default_epochs[stage] for stage in stages)
     return TrainOptions(stages=stages, model=_model_overrides(args.model), **values)
 
 

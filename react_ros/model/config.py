@@ -10,6 +10,9 @@ import math
 
 from react_ros import spec
 
+# What checkpoints written before a field existed were trained with.
+OLD_CONFIG_DEFAULTS = {'predictor_dropout': 0.0}
+
 
 @dataclass(frozen=True)
 class ReactionModelConfig:
@@ -40,6 +43,9 @@ class ReactionModelConfig:
     train_timesteps: int = 1000
     temperature: float = 1.0
     top_k: int = 100
+    # Residual dropout in the token predictor's blocks while training (the predictor overfits
+    # the training speakers within a few epochs without it); the step paths never drop.
+    predictor_dropout: float = 0.1
 
     def __post_init__(self):
         """Reject sizes the networks cannot be built with."""
@@ -49,6 +55,9 @@ class ReactionModelConfig:
             if field.name == 'fsq_levels':
                 if not value or min(value) < 3:
                     raise ValueError(f'fsq_levels must be levels >= 3, got {value}')
+            elif field.name == 'predictor_dropout':
+                if not 0.0 <= value < 1.0:
+                    raise ValueError(f'predictor_dropout must be in [0, 1), got {value}')
             elif field.name == 'top_k':
                 if value < 0:
                     raise ValueError(f'top_k must be >= 0 (0 = no top-k), got {value}')
@@ -81,4 +90,4 @@ class ReactionModelConfig:
         if unknown:
             raise ValueError(
                 f'unknown model config keys {unknown}; known keys are {sorted(known)}')
-        return cls(**values)
+        return cls(**{**OLD_CONFIG_DEFAULTS, **values})

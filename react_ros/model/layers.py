@@ -134,8 +134,10 @@ class CausalBlock(nn.Module):
     """Pre-norm transformer block: windowed self-attention, optional cross-attention, FFN."""
 
     def __init__(self, d_model: int, num_heads: int, ff_mult: int, window: int,
-                 cross_attention: bool):
+                 cross_attention: bool, dropout: float = 0.0):
         super().__init__()
+        # Residual dropout of whole-sequence training; `step` (inference only) never drops.
+        self.dropout = nn.Dropout(dropout)
         self.self_norm = nn.LayerNorm(d_model)
         self.self_attention = WindowedAttention(d_model, num_heads, window)
         self.cross_norm = nn.LayerNorm(d_model) if cross_attention else None
@@ -155,10 +157,10 @@ class CausalBlock(nn.Module):
         # LayerNorm is per frame, so normalising source equals normalising x where they overlap.
         normed = self.self_norm(x)
         normed_source = normed if source is x else self.self_norm(source)
-        x = x + self.self_attention.full(normed, normed_source, bias)
+        x = x + self.dropout(self.self_attention.full(normed, normed_source, bias))
         if self.cross_attention is not None:
-            x = x + self.cross_attention.full(self.cross_norm(x), context, bias)
-        return x + self.feed_forward(x)
+            x = x + self.dropout(self.cross_attention.full(self.cross_norm(x), context, bias))
+        return x + self.dropout(self.feed_forward(x))
 
     def step(self, x: torch.Tensor, states: list, bias: torch.Tensor,
              context: torch.Tensor = None) -> tuple:

@@ -25,7 +25,8 @@ class TokenPredictor(nn.Module):
         self.token_embedding = nn.Embedding(config.codebook_size + 1, config.d_model)
         self.blocks = nn.ModuleList(
             CausalBlock(config.d_model, config.num_heads, config.ff_mult,
-                        config.context_frames, cross_attention=True)
+                        config.context_frames, cross_attention=True,
+                        dropout=config.predictor_dropout)
             for _ in range(config.predictor_layers))
         self.head = nn.Sequential(nn.LayerNorm(config.d_model),
                                   nn.Linear(config.d_model, config.codebook_size))

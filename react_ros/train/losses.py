@@ -111,16 +111,30 @@ def previous_tokens(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
     return torch.cat([start, tokens[:, :-1]], dim=1)
 
 
-def predictor_loss(network, batch: dict, with_accuracy: bool = False):
+def corrupt_tokens(tokens: torch.Tensor, share: float, codebook_size: int,
+                   generator: torch.Generator) -> torch.Tensor:
+    """Return tokens (B, T) with about `share` of them replaced by uniformly random tokens."""
+    if share <= 0.0:
+        return tokens
+    # Drawn on the CPU, so a run gives the same draws on any device.
+    replace = (torch.rand(tokens.shape, generator=generator) < share).to(tokens.device)
+    random = torch.randint(0, codebook_size, tokens.shape, generator=generator).to(tokens.device)
+    return torch.where(replace, random, tokens)
+
+
+def predictor_loss(network, batch: dict, with_accuracy: bool = False, token_noise: float = 0.0,
+                   generator: torch.Generator = None):
     """
     Return the next-token cross-entropy of a batch (and the token accuracy when asked).
 
-    The tokenizer is frozen here: its tokens are the targets.
+    The tokenizer is frozen here: its tokens are the targets. token_noise replaces that share
+    of the input (history) tokens, never the targets, with random ones (drawn from generator).
     """
     with torch.no_grad():
         _, _, tokens = encode_listener(network.tokenizer, batch['listener'],
                                        batch['listener_mask'])
-    logits = network.predictor.full(previous_tokens(tokens, network.predictor.start_token),
+    history = corrupt_tokens(tokens, token_noise, network.predictor.codebook_size, generator)
+    logits = network.predictor.full(previous_tokens(history, network.predictor.start_token),
                                     speaker_encoding(network, batch))  # (B, T, V)
     valid = batch['valid']
     loss = F.cross_entropy(logits[valid], tokens[valid])

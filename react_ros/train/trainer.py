@@ -166,12 +166,18 @@ class _StageRunner:
         self.optimizer = torch.optim.AdamW(self.parameters, lr=options.learning_rate,
                                            weight_decay=options.weight_decay)
 
-    def loss(self, batch: dict, generator: torch.Generator) -> dict:
-        """Return the stage's loss terms of a batch: 'loss' (and 'accuracy' for tokens)."""
+    def loss(self, batch: dict, generator: torch.Generator, token_noise: float = 0.0) -> dict:
+        """
+        Return the stage's loss terms of a batch: 'loss' (and 'accuracy' for tokens).
+
+        token_noise: the share of the predictor's history tokens to corrupt (training only).
+        """
         if self.stage == 'tokenizer':
             return {'loss': losses.tokenizer_loss(self.network, batch)}
         if self.stage == 'predictor':
-            loss, accuracy = losses.predictor_loss(self.network, batch, with_accuracy=True)
+            loss, accuracy = losses.predictor_loss(self.network, batch, with_accuracy=True,
+                                                   token_noise=token_noise,
+                                                   generator=generator)
             return {'loss': loss, 'accuracy': accuracy}
         return {'loss': self.diffusion_loss(self.network, batch, generator)}
 
@@ -353,6 +359,9 @@ class Trainer:
     def _train_epoch(self, runner: _StageRunner, epoch: int, epochs: int) -> dict:
         options = self.options
         generator = _epoch_generator(options.seed, runner.stage, epoch)
+        # nn.Dropout draws from torch's global streams: seed them per epoch too, so a resumed
+        # run drops the same units as an uninterrupted one.
+        torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator)))
         steps_per_epoch = math.ceil(len(self.train_windows) / options.batch_size)
         total_steps = steps_per_epoch * epochs
         self.network.train()
@@ -364,7 +373,7 @@ class Trainer:
             batch = _prepare(batch, generator, options.face_dropout, self.device)
             for group in runner.optimizer.param_groups:
                 group['lr'] = _learning_rate(options, step, total_steps)
-            terms = runner.loss(batch, generator)
+            terms = runner.loss(batch, generator, options.token_noise)
             runner.optimizer.zero_grad(set_to_none=True)
             terms['loss'].backward()
             torch.nn.utils.clip_grad_norm_(runner.parameters, options.grad_clip)
