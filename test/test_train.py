@@ -17,7 +17,7 @@ from react_ros.data.dataset import load_dataset
 from react_ros.data.synth import write_corpus
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.generator import ReactionGenerator
-from react_ros.train import checkpoint, losses
+from react_ros.train import checkpoint, losses, plot
 from react_ros.train.normalisation import compute_normalisation, is_identity
 from react_ros.train.trainer import load_training_data, Trainer, TrainOptions
 import torch
@@ -265,3 +265,16 @@ def test_predictions_file_scores_with_react_ros_eval(tmp_path, corpus, trained, 
     assert eval_command.run(parser.parse_args(['--data', str(corpus), '--pred',
                                                str(prediction), '--json'])) == 0
     assert 'FRCorr' in capsys.readouterr().out
+
+
+def test_time_panels_draw_every_series(tmp_path):
+    seconds = np.arange(300) / 30.0
+    flat = [('flat', seconds, np.zeros(300), (0, 0, 0))]
+    wave = [('wave', seconds, np.sin(seconds), (200, 90, 30), 1),
+            (None, seconds, np.cos(seconds), (200, 90, 30), 1)]
+    image = plot.draw_time_panels([('first', flat), ('second', wave)], width=600, height=200)
+    assert image.shape == (400, 600, 3)
+    blue = (image[..., 0] == 200) & (image[..., 1] == 90) & (image[..., 2] == 30)
+    assert not blue[:200].any() and blue[200:].sum() > 100  # the lines land in their panel
+    plot.write_time_panels(tmp_path / 'clip.png', [('first', flat)])
+    assert cv2.imread(str(tmp_path / 'clip.png')).shape == (230, 1100, 3)
