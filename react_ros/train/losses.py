@@ -46,8 +46,11 @@ def _channel_weights() -> torch.Tensor:
 
 CHANNEL_WEIGHTS = _channel_weights()
 
-# Weight of the reconstruction from continuous codes in the tokenizer loss.
-CONTINUOUS_RECONSTRUCTION_WEIGHT = 0.5
+# Weight of the reconstruction from continuous codes in the tokenizer loss. The diffusion
+# stage's target is the decoder's latent of these codes, so they bound how much detail the
+# reactions can get back beyond the tokens: 2.0 rather than 0.5 lowered FRDist at the same
+# diversity on the synthetic test split (docs/training.md, "What was tried").
+CONTINUOUS_RECONSTRUCTION_WEIGHT = 2.0
 # Weight of the penalty that keeps each latent dimension near mean 0, std 1 (the scale of
 # the diffusion noise; the output heads are linear in the latent, so nothing is lost).
 LATENT_SCALE_WEIGHT = 1.0
