@@ -85,11 +85,12 @@ def draw_panel(canvas: np.ndarray, origin: tuple, title: str, series: list,
         for point in line if markers else ():
             cv2.circle(canvas, point, 3, colour, -1, cv2.LINE_AA)
     legend = [(label, colour) for label, _, _, colour, _ in series if label is not None]
+    # Right-aligned: about 8 pixels per character at this font scale.
+    legend_x = x0 + width - 35 - 8 * max((len(label) for label, _ in legend), default=0)
     for row, (label, colour) in enumerate(legend):
         legend_y = y0 + 16 + 18 * row
-        cv2.line(canvas, (x0 + width - 110, legend_y - 4), (x0 + width - 90, legend_y - 4),
-                 colour, 2)
-        cv2.putText(canvas, label, (x0 + width - 85, legend_y), FONT, 0.45, (0, 0, 0), 1,
+        cv2.line(canvas, (legend_x, legend_y - 4), (legend_x + 20, legend_y - 4), colour, 2)
+        cv2.putText(canvas, label, (legend_x + 25, legend_y), FONT, 0.45, (0, 0, 0), 1,
                     cv2.LINE_AA)
 
 
