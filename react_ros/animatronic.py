@@ -92,7 +92,10 @@ class AnimatronicMapper:
         """Load a mapper from a YAML file with the schema in this module's docstring."""
         path = Path(path)
         with path.open() as stream:
-            config = yaml.safe_load(stream)
+            try:
+                config = yaml.safe_load(stream)
+            except yaml.YAMLError as error:
+                raise ValueError(f'{path}: not valid YAML: {error}') from error
         return cls.from_config(config, source=str(path), reset_after_s=reset_after_s)
 
     @classmethod

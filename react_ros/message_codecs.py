@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from react_ros.errors import InputProblem
-from react_ros.spec import AUDIO_SAMPLE_RATE
+from react_ros.spec import AUDIO_SAMPLE_RATE, FLOAT_AUDIO_PEAK_LIMIT
 
 # encoding -> (channels, conversion to RGB)
 _ENCODINGS = {
@@ -37,6 +37,7 @@ class PcmFormat:
     sample_format: str = 'S16LE'
 
     _DTYPES = {'S16LE': ('<i2', 32768.0), 'S32LE': ('<i4', 2147483648.0), 'F32LE': ('<f4', 1.0)}
+    FORMATS = tuple(_DTYPES)
 
     def validate(self):
         """Raise InputProblem naming the field if this format cannot be decoded."""
@@ -62,7 +63,24 @@ class PcmFormat:
                                f'{self.channels}-channel {self.sample_format} frames '
                                f'({frame_bytes} bytes each)')
         samples = np.frombuffer(data, dtype=dtype).astype(np.float32) / scale
+        if self.sample_format == 'F32LE':
+            _check_float_samples(samples)
         return samples.reshape(-1, self.channels).mean(axis=1)
+
+
+def _check_float_samples(samples: np.ndarray):
+    """Raise InputProblem for F32LE samples that are not audio (non-finite, far beyond 1)."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        raise InputProblem('audio_nonfinite',
+                           f'F32LE audio chunk has {np.count_nonzero(~finite)} NaN or infinite '
+                           f'of {samples.size} samples (other bytes announced as F32LE?)')
+    peak = float(np.abs(samples).max())
+    if peak > FLOAT_AUDIO_PEAK_LIMIT:
+        raise InputProblem('audio_range',
+                           f'F32LE audio chunk peaks at {peak:.3g}, outside the format range '
+                           f'[-1, 1] beyond the {FLOAT_AUDIO_PEAK_LIMIT:g} accepted '
+                           '(S32LE or S16LE bytes announced as F32LE?)')
 
 
 class ImageFormatError(InputProblem):
@@ -84,6 +102,9 @@ def decode_image(width: int, height: int, encoding: str, step: int, data: bytes)
     if len(data) != step * height:
         raise ImageFormatError('data_size', f'data has {len(data)} bytes, expected step*height = '
                                f'{step}*{height} = {step * height}')
+    if encoding == 'yuv422' and width % 2:
+        # UYVY packs two pixels in four bytes; OpenCV refuses odd widths.
+        raise ImageFormatError('yuv422_width', f'yuv422 (UYVY) needs an even width, got {width}')
     rows = np.frombuffer(data, np.uint8).reshape(height, step)[:, :row_bytes]
     pixels = rows.reshape(height, width, channels)
     if to_rgb is None:

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from react_ros.errors import InputProblem
 from react_ros.perception.speaker import SpeakerFeatures, SpeakerPerception
 from react_ros.spec import AUDIO_SAMPLE_RATE, EXPRESSION_NAMES, EXPRESSION_SLICE
 
@@ -78,13 +79,27 @@ class ReactionPipeline:
         if rgb is not None:
             self.perception.process(rgb, stamp)
         speaker = self.perception.features_at(stamp)
+        for name, features in (('audio', speaker.audio), ('visual', speaker.visual)):
+            if not np.isfinite(features).all():
+                # Named here, before the model: the stream would refuse them with a bare error.
+                raise InputProblem(f'speaker_{name}_nonfinite',
+                                   f'speaker {name} features at stamp {stamp:.3f} are not '
+                                   'finite; frame skipped')
         values = self._stream.step(speaker.audio, speaker.visual, speaker.visual_present)[0]
         expression, confidence = top_expression(values)
         return ReactionFrame(values, speaker.visual_present, expression, confidence, speaker)
 
 
 class ThrottledWarnings:
-    """Warn about each distinct problem at most once per period, counting what was held back."""
+    """
+    Warn about each distinct problem at most once per period, counting what was held back.
+
+    A problem never seen (or not seen for a period) is warned at once, so one problem never
+    hides another; callers give distinct problems distinct keys.
+    """
+
+    # Keys come from the wire (encodings, formats): forget quiet ones beyond this many.
+    MAX_KEYS = 256
 
     def __init__(self, warn, period_s: float = 5.0, clock=time.monotonic):
         self._warn = warn
@@ -103,3 +118,6 @@ class ThrottledWarnings:
             text += f' ({suppressed} more since the last warning)'
         self._warn(text)
         self._last[problem] = (now, 0)
+        if len(self._last) > self.MAX_KEYS:
+            self._last = {key: entry for key, entry in self._last.items()
+                          if now - entry[0] < self._period}

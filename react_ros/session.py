@@ -4,8 +4,11 @@ What reaction_node decides between its callbacks and the pipeline, free of ROS.
 Camera frames are offered as they arrive and one worker takes the newest (older unprocessed
 frames are dropped and counted). Before a frame is processed, the session waits briefly for
 audio chunks in flight up to its stamp, unless the microphone has been silent for a while;
-a stamp that goes backwards starts a new reaction stream. The session keeps the statistics
-the node reports on /diagnostics.
+a stamp that goes backwards starts a new reaction stream. Frames stamped far ahead of or
+behind the node's clock are warned about and left out of the latency statistics. Every frame
+or audio chunk that cannot be used goes through `reject`: counted, named in a throttled
+warning and in the next report. The session keeps the statistics the node reports on
+/diagnostics.
 """
 
 import collections
@@ -20,6 +23,13 @@ from react_ros.pipeline import ReactionFrame, ReactionPipeline
 
 # Stamps are floats: a millisecond of slack stops rounding from costing an audio wait.
 AUDIO_STAMP_SLACK_S = 1e-3
+# A frame stamped more than this ahead of the node's clock has a wrong stamp (unsynchronised
+# clocks, or sim time on one side only); it must not make the good frames after it look as if
+# they went backwards.
+FUTURE_STAMP_S = 0.5
+# Frames stamped longer ago than this (a bag replayed without restamping, a stamp of 0) say
+# nothing about the node's latency.
+STALE_STAMP_S = 10.0
 
 
 @dataclass
@@ -33,7 +43,10 @@ class SessionReport:
     frames_received: int
     frames_processed: int
     frames_dropped: int  # replaced by a newer frame before the worker took them
-    bad_frames: int  # undecodable or rejected by the pipeline
+    bad_frames: int  # undecodable, rejected by the pipeline, or failed while processed
+    bad_audio_chunks: int  # undecodable or rejected by perception
+    frames_received_in_period: int
+    input_problems: dict  # rejected frames and chunks this period, per problem key
     speaker_problems: dict  # what speaker perception lacked, frames per problem this period
 
 
@@ -83,7 +96,8 @@ class ReactionSession:
     def reset_statistics(self):
         """Zero the frame counts and forget the latencies, compute times and speaker problems."""
         self._frames_received = self._frames_processed = self._frames_dropped = 0
-        self._bad_frames = 0
+        self._bad_frames = self._bad_audio_chunks = self._period_received = 0
+        self._input_problems = collections.Counter()
         self._latencies = []
         self._compute_times = []
         self._processed_times = []
@@ -95,6 +109,7 @@ class ReactionSession:
         """Make frame the next to process, dropping an older one the worker has not taken."""
         with self._frame_offered:
             self._frames_received += 1
+            self._period_received += 1
             if self._pending is not None:
                 self._frames_dropped += 1
             self._pending = frame
@@ -122,33 +137,62 @@ class ReactionSession:
 
     # Processing -----------------------------------------------------------------------------
 
-    def reject_frame(self, error: InputProblem):
-        """Count a frame that cannot be processed and warn why."""
-        self._bad_frames += 1
-        self._warn(f'image_{error.problem}', f'dropping image frame: {error}')
+    def reject(self, source: str, problem: str, text: str):
+        """
+        Count a frame (source 'image') or audio chunk ('audio') that cannot be used; warn why.
 
-    def process(self, rgb, stamp: float, publish: Callable[[ReactionFrame], None]):
-        """React to one decoded frame (H, W, 3) uint8 stamped in seconds; publish(reaction)."""
-        if self._last_stamp is not None and stamp < self._last_stamp:
-            self._warn('image_stamp', f'image stamp went backwards by '
-                       f'{self._last_stamp - stamp:.3f} s (bag loop or restarted camera?): '
-                       'starting a new reaction stream')
-            self.pipeline.restart_stream(self._stream_seed())
-        self._last_stamp = stamp
+        problem keys the throttling and the report: give distinct problems distinct keys
+        (e.g. the encoding), so one never hides another.
+        """
+        if source == 'image':
+            self._bad_frames += 1
+        else:
+            self._bad_audio_chunks += 1
+        self._input_problems[problem] += 1
+        self._warn(problem, text)
+
+    def process(self, rgb, stamp: float, publish: Callable[[ReactionFrame], None],
+                describe: str = 'image frame'):
+        """
+        React to one decoded frame (H, W, 3) uint8 stamped in seconds; publish(reaction).
+
+        describe names the frame in warnings (topic, encoding). An InputProblem of the
+        pipeline rejects the frame; other exceptions are the caller's to handle.
+        """
+        age = self._stamp_clock() - stamp
+        future = age < -FUTURE_STAMP_S
+        if future:
+            self._warn('image_future_stamp',
+                       f'{describe} is stamped {-age:.3f} s ahead of the node clock '
+                       '(unsynchronised clocks, or use_sim_time on one side only?): reacting, '
+                       'but its stamp is not used for restarts or latency')
+        elif age > STALE_STAMP_S:
+            self._warn('image_stale_stamp',
+                       f'{describe} is stamped {age:.1f} s behind the node clock (a bag '
+                       'replayed without restamping, or an unset stamp?): reacting, latency '
+                       'not counted')
+        if not future:
+            if self._last_stamp is not None and stamp < self._last_stamp:
+                self._warn('image_stamp', f'image stamp went backwards by '
+                           f'{self._last_stamp - stamp:.3f} s (bag loop or restarted camera?): '
+                           'starting a new reaction stream')
+                self.pipeline.restart_stream(self._stream_seed())
+            self._last_stamp = stamp
         with self._audio_arrived:
             self._wait_for_audio(stamp)
             started = time.perf_counter()
             try:
                 reaction = self.pipeline.step(rgb, stamp)
             except InputProblem as error:
-                self.reject_frame(error)
+                self.reject('image', f'image_{error.problem}', f'dropping {describe}: {error}')
                 return
         self._compute_times.append(time.perf_counter() - started)
         self._speaker_problems.update(reaction.speaker.problems)
         publish(reaction)
         self._frames_processed += 1
         self._processed_times.append(self._clock())
-        self._latencies.append(self._stamp_clock() - stamp)
+        if -FUTURE_STAMP_S <= age <= STALE_STAMP_S:
+            self._latencies.append(self._stamp_clock() - stamp)
 
     def _wait_for_audio(self, stamp: float):
         """Wait briefly for audio chunks in flight up to stamp; hold self._audio_arrived."""
@@ -172,6 +216,8 @@ class ReactionSession:
         latencies, self._latencies = self._latencies, []
         compute_times, self._compute_times = self._compute_times, []
         problems, self._speaker_problems = self._speaker_problems, collections.Counter()
+        rejected, self._input_problems = self._input_problems, collections.Counter()
+        received, self._period_received = self._period_received, 0
         return SessionReport(
             rate_hz=len(self._processed_times) / period_s,
             latency_p50_ms=_median_ms(latencies),
@@ -181,6 +227,9 @@ class ReactionSession:
             frames_processed=self._frames_processed,
             frames_dropped=self._frames_dropped,
             bad_frames=self._bad_frames,
+            bad_audio_chunks=self._bad_audio_chunks,
+            frames_received_in_period=received,
+            input_problems=dict(rejected),
             speaker_problems=dict(problems))
 
 

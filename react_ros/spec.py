@@ -10,6 +10,10 @@ import numpy as np
 
 FPS = 30.0
 AUDIO_SAMPLE_RATE = 16000
+# Float audio is nominally in [-1, 1]; clipped or boosted sources overshoot a little, while
+# other bytes read as floats (S32LE announced as F32LE) or broken sources reach 1e30 or more,
+# which overflows the power spectrum. Samples beyond this peak are rejected, not clipped.
+FLOAT_AUDIO_PEAK_LIMIT = 4.0
 
 # The 15 action units REACT scores, as occurrences in [0, 1].
 AU_NUMBERS = (1, 2, 4, 6, 7, 9, 10, 12, 14, 15, 17, 23, 24, 25, 26)

@@ -123,8 +123,9 @@ def test_other_rates_are_resampled_once_with_a_warning(rate):
     stamps = frame_stamps(len(native), rate)
     perception = AudioPerception()
     observations, warnings = stream(perception, native, rate, stamps, seed=rate)
-    assert warnings == [f'audio at {rate} Hz is resampled to 16000 Hz']
-    assert list(perception.warnings) == [f'audio_rate_{rate}']
+    # Said once per rate, not per chunk.
+    assert [(n.problem, n.text) for n in warnings] == [
+        (f'audio_rate_{rate}', f'audio at {rate} Hz is resampled to 16000 Hz')]
     features = np.array([o.features for o in observations])
     asked = stamps[:len(observations)]
     # The same audio resampled whole (chunking changes nothing) ...
@@ -186,7 +187,10 @@ def test_restart_and_silence(dialogue):
     assert perception.features_at(1.0).problems == ('no_audio',)
     perception.push(audio[:RATE], 10.0)
     warnings = perception.push(audio[:RATE], 2.0)  # a bag loop
-    assert perception.restarts == 1 and 'jumped backwards' in warnings[0]
+    assert perception.restarts == 1 and 'jumped backwards by 9.000 s' in warnings[0].text
+    perception.push(audio[:RATE], 3.0)
+    # Every restart is reported (callers throttle), not only the first.
+    assert perception.push(audio[:RATE], 2.0)[0].problem == 'audio_restart'
     seen = perception.features_at(2.5)
     np.testing.assert_array_equal(seen.features, sequence_audio_features(audio[:RATE], [0.5])[0])
     quiet = AudioPerception()
@@ -200,11 +204,13 @@ def test_bad_input_is_named():
     cases = [(np.zeros((2, 2, 2), np.float32), 16000, 'audio_shape'),
              (np.zeros(0, np.float32), 16000, 'audio_shape'),
              (np.zeros(160, np.int16), 16000, 'audio_dtype'),
-             (np.zeros(160, np.float32), 1000, 'sample_rate')]
+             (np.zeros(160, np.float32), 1000, 'sample_rate'),
+             (np.full(160, 1e30, np.float32), 16000, 'audio_range')]
     for samples, rate, problem in cases:
         with pytest.raises(InputProblem) as error:
             perception.push(samples, 0.0, rate)
         assert error.value.problem == problem
     noisy = np.full(1600, np.nan, np.float32)
-    assert 'NaN' in perception.push(noisy, 0.0)[0]
+    assert 'NaN' in perception.push(noisy, 0.0)[0].text
+    assert perception.push(noisy, 0.1)[0].problem == 'audio_nonfinite'  # again, not once
     assert np.isfinite(perception.features_at(0.1).features).all()

@@ -58,6 +58,8 @@ class FakeClock:
 
 
 def make_session(audio_wait_s=0.04, silence_warning_s=2.0, **clocks):
+    # The tests' frame stamps lie around 1 s: a stamp clock there keeps them live.
+    clocks.setdefault('stamp_clock', FakeClock(1.2))
     pipeline = RecordingPipeline()
     warned = []
     seeds = iter(range(100, 200))
@@ -170,9 +172,12 @@ def test_report_counts_frames_rate_latency_and_speaker_problems():
         session.offer_frame(frame)
     session.take_frame(lambda: False)  # three of the four were replaced before this
     session.offer_frame('another')
-    session.reject_frame(InputProblem('encoding', 'unsupported encoding'))
+    session.reject('image', 'image_encoding:32FC1', 'unsupported encoding')
+    stamp_clock.now = 0.0
     session.process(UNREADABLE, 0.0, [].append)
-    assert [problem for problem, _ in warned] == ['image_encoding', 'image_size']
+    session.reject('audio', 'audio_range:F32LE', 'audio chunk peaks at 1e+30')
+    assert [problem for problem, _ in warned] == ['image_encoding:32FC1', 'image_size',
+                                                  'audio_range:F32LE']
     assert warned[1][1] == 'dropping image frame: frame too small'
     # Five frames: two long before the report, three within its period; 10-50 ms late.
     pipeline.problems = ('no_face',)
@@ -190,7 +195,10 @@ def test_report_counts_frames_rate_latency_and_speaker_problems():
     assert math.isclose(report.latency_max_ms, 50.0, abs_tol=1e-6)
     assert report.compute_p50_ms >= 0.0
     assert (report.frames_received, report.frames_processed, report.frames_dropped,
-            report.bad_frames) == (5, 5, 3, 2)
+            report.bad_frames, report.bad_audio_chunks) == (5, 5, 3, 2, 1)
+    assert report.frames_received_in_period == 5
+    assert report.input_problems == {'image_encoding:32FC1': 1, 'image_size': 1,
+                                     'audio_range:F32LE': 1}
     assert report.speaker_problems == {'no_face': 5, 'audio_gap': 1}
     # A period without frames: no rate, no latency, no problems; the counts stay.
     clock.now = 12.0
@@ -198,6 +206,28 @@ def test_report_counts_frames_rate_latency_and_speaker_problems():
     assert quiet.rate_hz == 0.0 and math.isnan(quiet.latency_p50_ms)
     assert math.isnan(quiet.latency_max_ms) and math.isnan(quiet.compute_p50_ms)
     assert quiet.speaker_problems == {} and quiet.frames_processed == 5
+    assert quiet.input_problems == {} and quiet.frames_received_in_period == 0
+    assert quiet.bad_frames == 2  # counts since the start stay
+
+
+def test_future_and_stale_stamps_are_warned_and_kept_out_of_restarts_and_latency():
+    stamp_clock = FakeClock(100.0)
+    session, pipeline, warned = make_session(stamp_clock=stamp_clock)
+    published = []
+    # Good, one stamped 1000 s ahead, then good again: no restart, the good ones not blamed.
+    for stamp in (99.9, 1100.0, 99.95, 99.99):
+        session.process(FRAME, stamp, published.append)
+    assert len(published) == 4
+    assert [call for call in pipeline.calls if call[0] == 'restart_stream'] == []
+    assert [problem for problem, _ in warned] == ['image_future_stamp']
+    assert '1000.000 s ahead' in warned[0][1]
+    # A stamp of 0 (unset) is reacted to, warned, and kept out of the latency.
+    session.process(FRAME, 0.0, published.append)
+    stale = dict(warned)['image_stale_stamp']
+    assert '100.0 s behind' in stale and 'image_stamp' in dict(warned)  # and it went back
+    report = session.report(period_s=1.0)
+    assert report.frames_processed == 5
+    assert report.latency_max_ms < 200.0, report  # the 3 live frames only
     session.reset_statistics()
     zeroed = session.report(period_s=1.0)
     assert (zeroed.frames_received, zeroed.frames_processed, zeroed.frames_dropped,

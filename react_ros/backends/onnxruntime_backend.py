@@ -41,8 +41,13 @@ class OnnxRuntimeRunner(GraphRunner):
         self._sessions = {}
         self._input_names = {}
         for name in GRAPH_NAMES:
-            session = onnxruntime.InferenceSession(str(manifest.graph_path(name)), options,
-                                                   providers=self.providers)
+            path = manifest.graph_path(name)
+            try:
+                session = onnxruntime.InferenceSession(str(path), options,
+                                                       providers=self.providers)
+            except Exception as error:  # onnxruntime's own exception types (InvalidProtobuf...)
+                raise RuntimeError(f'{path}: ONNX Runtime cannot load this graph '
+                                   f'({type(error).__name__}: {error})') from error
             self._sessions[name] = session
             self._input_names[name] = [value.name for value in session.get_inputs()]
 

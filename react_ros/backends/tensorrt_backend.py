@@ -20,6 +20,7 @@ from react_ros.backends.manifest import Manifest
 import torch
 
 WORKSPACE_BYTES = 1 << 30
+PRECISIONS = ('auto', 'fp16', 'fp32')
 
 
 def import_tensorrt():
@@ -66,6 +67,9 @@ def _progress_monitor(tensorrt, log):
 
 def choose_precision(tensorrt, builder, requested: str) -> str:
     """Return 'fp16' when requested ('auto') and the GPU runs it fast, else 'fp32'."""
+    if requested not in PRECISIONS:
+        raise ValueError(f'tensorrt_precision must be one of {", ".join(PRECISIONS)}, '
+                         f'got {requested!r}')
     if requested != 'auto':
         return requested
     return 'fp16' if builder.platform_has_fast_fp16 else 'fp32'

@@ -221,7 +221,13 @@ class ReactionGenerator:
     @classmethod
     def from_checkpoint(cls, path, device: str = 'cpu') -> 'ReactionGenerator':
         """Load a file written by save_checkpoint."""
-        payload = torch.load(path, map_location='cpu', weights_only=True)
+        try:
+            payload = torch.load(path, map_location='cpu', weights_only=True)
+        except OSError:
+            raise
+        except Exception as error:  # pickle, zip and EOF errors of a damaged or foreign file
+            raise ValueError(f'{path}: not a readable checkpoint '
+                             f'({type(error).__name__}: {error})') from error
         if not isinstance(payload, dict) or payload.get('format') != CHECKPOINT_FORMAT:
             raise ValueError(f'{path} is not a {CHECKPOINT_FORMAT} checkpoint')
         if payload.get('format_version') != CHECKPOINT_VERSION:

@@ -5,10 +5,17 @@ A lifecycle node. Configure loads the model and creates the topics; activate sta
 thread that always processes the newest camera frame (older unprocessed frames are dropped and
 counted) with the audio received up to that frame's stamp. That policy is react_ros.session's;
 this node converts messages, publishes and reports.
+
+No input stops it: a frame or audio chunk that cannot be used, whatever the exception, is
+skipped, counted and named in a throttled warning and on /diagnostics; should the worker
+thread end anyway, /diagnostics goes ERROR with the reason and the worker is restarted.
+Parameters read at configure are checked when set and say that they apply at the next
+configure.
 """
 
 import dataclasses
 import functools
+from pathlib import Path
 import random
 import threading
 from typing import Optional
@@ -17,13 +24,16 @@ from audio_common_msgs.msg import AudioDataStamped, AudioInfo
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import Expression, FacialActionUnits
 import numpy as np
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
-from react_ros.backends.loader import load_model
+from react_ros.backends.loader import load_model, UNTRAINED
+from react_ros.backends.selection import BACKENDS
+from react_ros.backends.tensorrt_backend import PRECISIONS
 from react_ros.errors import InputProblem
-from react_ros.message_codecs import decode_image, ImageFormatError, PcmFormat
+from react_ros.message_codecs import decode_image, PcmFormat
 from react_ros.nodes.common import (format_problem_counts, parameter_descriptor,
                                     PIPELINE_STATUS, run_node, stamp_to_seconds)
 from react_ros.perception.speaker import SpeakerPerception
@@ -106,10 +116,46 @@ class ReactionNode(LifecycleNode):
             "config/animatronic.yaml. 'none' disables the animatronic output."))
         self._warn = ThrottledWarnings(self.get_logger().warning)
         self._worker: Optional[threading.Thread] = None
+        self._worker_failure = ''  # why the worker last ended on its own ('' : it did not)
+        self._worker_restarts = 0
         self._active = False
         self._generator = None
         self._session: Optional[ReactionSession] = None
         self._backend = ''
+        self.add_on_set_parameters_callback(self._check_parameters)
+
+    # Parameters -----------------------------------------------------------------------------
+
+    # Parameters whose value is checked when set: name -> check(value) -> problem or ''.
+    _CHECKS = {
+        'backend': lambda value: '' if value in BACKENDS
+        else f'must be one of {", ".join(BACKENDS)}',
+        'tensorrt_precision': lambda value: '' if value in PRECISIONS
+        else f'must be one of {", ".join(PRECISIONS)}',
+        'audio.sample_format': lambda value: '' if value in PcmFormat.FORMATS
+        else f'must be one of {", ".join(PcmFormat.FORMATS)}',
+        'model_path': lambda value: _missing_file(value, ('', UNTRAINED)),
+        'animatronic_config': lambda value: _missing_file(value, ('', 'none')),
+        'engines_dir': lambda value: _unusable_folder(value),
+    }
+    # Parameters read at every new reaction stream; all others are read at configure.
+    _LIVE = ('seed',)
+
+    def _check_parameters(self, parameters) -> SetParametersResult:
+        """Refuse values that cannot work; say when a change waits for the next configure."""
+        for parameter in parameters:
+            check = self._CHECKS.get(parameter.name)
+            problem = check(parameter.value) if check else ''
+            if problem:
+                return SetParametersResult(
+                    successful=False, reason=f'{parameter.name} {parameter.value!r}: {problem}')
+        deferred = [p.name for p in parameters if p.name not in self._LIVE]
+        if deferred and self._generator is not None:
+            reason = (f'{", ".join(deferred)} take effect at the next configure '
+                      '(deactivate, cleanup, configure, activate)')
+            self.get_logger().warning(f'parameters changed: {reason}')
+            return SetParametersResult(successful=True, reason=reason)
+        return SetParametersResult(successful=True)
 
     # Lifecycle -----------------------------------------------------------------------------
 
@@ -117,9 +163,10 @@ class ReactionNode(LifecycleNode):
         """Load the model and create publishers and subscriptions."""
         try:
             self._configure()
-        except (InputProblem, OSError, ValueError, RuntimeError) as error:
-            # rclpy would swallow the exception; say what failed.
-            self.get_logger().error(f'configure failed: {error}')
+        except Exception as error:  # whatever failed, rclpy would swallow it: say what
+            kind = '' if isinstance(error, (InputProblem, OSError)) else \
+                f' ({type(error).__name__})'
+            self.get_logger().error(f'configure failed{kind}: {error}')
             self._destroy_entities()
             return TransitionCallbackReturn.FAILURE
         return super().on_configure(state)
@@ -176,8 +223,8 @@ class ReactionNode(LifecycleNode):
         self._start_over()
         self._session.reset_statistics()
         self._active = True
-        self._worker = threading.Thread(target=self._process_frames, daemon=True)
-        self._worker.start()
+        self._worker_failure, self._worker_restarts = '', 0
+        self._start_worker()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -196,6 +243,21 @@ class ReactionNode(LifecycleNode):
         if self._generator is not None:
             self._destroy_entities()
         return super().on_shutdown(state)
+
+    def _start_worker(self):
+        self._worker = threading.Thread(target=self._process_frames, daemon=True)
+        self._worker.start()
+
+    def _watch_worker(self):
+        """Restart the worker if it ended while active; return why it ended ('' if alive)."""
+        if not self._active or self._worker is None or self._worker.is_alive():
+            return ''
+        failure = self._worker_failure or 'it ended without an exception'
+        self._worker_restarts += 1
+        self.get_logger().error(f'the processing thread stopped ({failure}): restarting it '
+                                f'(restart {self._worker_restarts})')
+        self._start_worker()
+        return failure
 
     def _stop_worker(self):
         self._active = False
@@ -258,7 +320,7 @@ class ReactionNode(LifecycleNode):
         try:
             announced.validate()
         except InputProblem as error:
-            self._warn(f'audio_info_{error.problem}',
+            self._warn(f'audio_info_{error.problem}:{msg.sample_format}',
                        f'ignoring audio_info: {error}; keeping {self._pcm}')
             return
         if announced.sample_rate != self._pcm.sample_rate:
@@ -270,32 +332,52 @@ class ReactionNode(LifecycleNode):
         """Decode a chunk and place it on the audio timeline."""
         if not self._active:
             return
+        pcm = self._pcm
         try:
-            warnings = self._session.push_audio(self._pcm.to_mono(bytes(msg.audio.data)),
-                                                stamp_to_seconds(msg.header.stamp),
-                                                self._pcm.sample_rate)
+            notices = self._session.push_audio(pcm.to_mono(bytes(msg.audio.data)),
+                                               stamp_to_seconds(msg.header.stamp),
+                                               pcm.sample_rate)
         except InputProblem as error:
-            self._warn(f'audio_{error.problem}', f'dropping audio chunk: {error}')
+            self._session.reject('audio', f'audio_{error.problem}:{pcm.sample_format}',
+                                 f'dropping audio chunk on {self._audio_sub.topic_name} '
+                                 f'({pcm}): {error}')
             return
-        for warning in warnings:
-            self.get_logger().warning(f'audio: {warning}')
+        except Exception as error:  # an exception here would stop the whole executor
+            self._session.reject('audio', f'audio_error:{type(error).__name__}',
+                                 f'audio chunk on {self._audio_sub.topic_name} ({pcm}) failed: '
+                                 f'{type(error).__name__}: {error}; skipped')
+            return
+        for notice in notices:
+            self._warn(notice.problem, f'audio: {notice.text}')
 
     # Processing -----------------------------------------------------------------------------
 
     def _process_frames(self):
-        while self._active:
-            msg = self._session.take_frame(lambda: not self._active)
-            if msg is not None and self._active:
-                self._process(msg)
+        """Process the newest frame, again and again; record why, should this ever end."""
+        try:
+            while self._active:
+                msg = self._session.take_frame(lambda: not self._active)
+                if msg is not None and self._active:
+                    self._process(msg)
+        except BaseException as error:  # the watchdog (diagnostics timer) reports and restarts
+            self._worker_failure = f'{type(error).__name__}: {error}'
+            self.get_logger().error(f'the processing thread failed: {self._worker_failure}')
 
     def _process(self, msg: Image):
+        """React to one frame; any failure skips it with a warning naming what and why."""
+        describe = (f'image frame on {self._image_sub.topic_name} '
+                    f'({msg.encoding!r} {msg.width}x{msg.height})')
         try:
             rgb = decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
-        except ImageFormatError as error:
-            self._session.reject_frame(error)
-            return
-        self._session.process(rgb, stamp_to_seconds(msg.header.stamp),
-                              functools.partial(self.publish_reaction, msg.header))
+            self._session.process(rgb, stamp_to_seconds(msg.header.stamp),
+                                  functools.partial(self.publish_reaction, msg.header),
+                                  describe)
+        except InputProblem as error:
+            self._session.reject('image', f'image_{error.problem}:{msg.encoding}',
+                                 f'dropping {describe}: {error}')
+        except Exception as error:
+            self._session.reject('image', f'image_error:{type(error).__name__}',
+                                 f'{describe} failed: {type(error).__name__}: {error}; skipped')
 
     # Outputs --------------------------------------------------------------------------------
 
@@ -349,14 +431,32 @@ class ReactionNode(LifecycleNode):
             self._animatronic_pub.publish(Float64MultiArray(data=command.astype(float).tolist()))
 
     def publish_diagnostics(self):
-        """Publish processing rate, stamp-to-publish latency and dropped frames."""
+        """
+        Publish processing rate, stamp-to-publish latency, dropped and rejected input.
+
+        ERROR while frames arrive but none are answered, or when the worker had to be
+        restarted; WARN while input is rejected (naming the problems) or no frames come.
+        """
         if not self._active:
             return
+        worker_failure = self._watch_worker()
         report = self._session.report(self.get_parameter('diagnostics_period_s').value)
+        problems = format_problem_counts(report.input_problems)
         values = {'backend': self._backend, **dataclasses.asdict(report),
-                  'speaker_problems': format_problem_counts(report.speaker_problems)}
+                  'input_problems': problems,
+                  'speaker_problems': format_problem_counts(report.speaker_problems),
+                  'worker_restarts': self._worker_restarts}
         level, message = DiagnosticStatus.OK, 'reacting'
-        if not report.rate_hz:
+        if worker_failure:
+            level = DiagnosticStatus.ERROR
+            message = f'processing thread stopped ({worker_failure}); restarted'
+        elif report.frames_received_in_period and not report.rate_hz:
+            level = DiagnosticStatus.ERROR
+            message = (f'{report.frames_received_in_period} frames arrived, none answered '
+                       f'(rejected: {problems})')
+        elif report.input_problems:
+            level, message = DiagnosticStatus.WARN, f'rejecting input: {problems}'
+        elif not report.rate_hz:
             level, message = DiagnosticStatus.WARN, 'no camera frames processed'
         status = DiagnosticStatus(
             level=level, name=f'{self.get_name()}: {PIPELINE_STATUS}', message=message,
@@ -366,6 +466,21 @@ class ReactionNode(LifecycleNode):
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
+
+
+def _missing_file(value: str, special: tuple) -> str:
+    """Return why value is neither one of the special values nor an existing file."""
+    if value in special or Path(value).expanduser().is_file():
+        return ''
+    return f'no such file (or one of {", ".join(repr(v) for v in special)})'
+
+
+def _unusable_folder(value: str) -> str:
+    """Return why an export folder cannot be used ('' : empty, a folder, or creatable)."""
+    path = Path(value).expanduser()
+    if not value or path.is_dir() or (not path.exists() and path.parent.is_dir()):
+        return ''
+    return 'not a folder' if path.exists() else f'its parent {path.parent} does not exist'
 
 
 def main(args=None):

@@ -30,7 +30,7 @@ import numpy as np
 from react_ros.errors import InputProblem
 from react_ros.perception.audio_features import (
     frame_audio_features, frame_windows, to_model_rate, WINDOW_SAMPLES)
-from react_ros.spec import AUDIO_SAMPLE_RATE
+from react_ros.spec import AUDIO_SAMPLE_RATE, FLOAT_AUDIO_PEAK_LIMIT
 from scipy.signal import resample_poly
 import webrtcvad
 
@@ -55,6 +55,14 @@ GAP_TOLERANCE_SAMPLES = 32
 BUFFER_SECONDS = 2.0
 _TIME_EPSILON = 1e-5  # well under one sample: block ends and frame stamps compare equal
 _PCM_SCALE = 32767.0
+
+
+@dataclass(frozen=True)
+class AudioNotice:
+    """Something about a pushed chunk worth saying; problem is a short key for throttling."""
+
+    problem: str
+    text: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,8 +324,10 @@ class AudioPerception:
     A chunk is stamped with the time of its first sample. Chunks that follow on (within
     STAMP_TOLERANCE_S) form one run of audio; a later stamp leaves a gap, which reads as
     silence and sets the frame's gap flag; an earlier stamp means the source restarted (e.g. a
-    bag loop) and clears everything. Audio at another rate is resampled to 16 kHz with a
-    warning recorded once per rate. Not thread-safe: callers serialise push and features_at.
+    bag loop) and clears everything. Audio at another rate is resampled to 16 kHz, said once
+    per rate. push returns an `AudioNotice` for every restart and every chunk with NaN or
+    infinite samples (callers throttle them). Not thread-safe: callers serialise push and
+    features_at.
     """
 
     def __init__(self, vad_mode: int = VAD_MODE, hangover_s: float = HANGOVER_S,
@@ -325,7 +335,7 @@ class AudioPerception:
         self._vad_mode = vad_mode
         self._hangover_s = hangover_s
         self._buffer_s = buffer_s
-        self.warnings = {}  # problem key -> message, each recorded once
+        self._rates_announced = set()  # sample rates whose resampling push has reported
         self.gaps = 0  # how many times the stream jumped forward
         self.restarts = 0  # how many times it jumped backwards
         self._buffer = AudioBuffer(buffer_s)
@@ -342,19 +352,14 @@ class AudioPerception:
         self._speech_ends = deque()  # end times of 10 ms blocks webrtcvad called speech
         self._vad_blocks = 0  # VAD blocks completed in the current run
 
-    def _warn_once(self, key: str, message: str) -> list:
-        if key in self.warnings:
-            return []
-        self.warnings[key] = message
-        return [message]
-
     def push(self, samples: np.ndarray, stamp: float,
              sample_rate: int = AUDIO_SAMPLE_RATE) -> list:
         """
         Add a chunk of mono float audio in [-1, 1] whose first sample is at stamp (seconds).
 
-        (N, C) audio is averaged over channels. Returns the warnings recorded for the first
-        time by this chunk (usually none). Raises InputProblem for unusable input.
+        (N, C) audio is averaged over channels. Returns the AudioNotices of this chunk
+        (usually none). Raises InputProblem for unusable input, samples beyond
+        spec.FLOAT_AUDIO_PEAK_LIMIT included.
         """
         samples = np.asarray(samples)
         if samples.ndim == 2:
@@ -374,12 +379,17 @@ class AudioPerception:
         samples = samples.astype(np.float32)
         if not np.isfinite(samples).all():
             samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-            new += self._warn_once('audio_nonfinite',
-                                   'audio had NaN or infinite samples; read as 0')
-        if sample_rate != AUDIO_SAMPLE_RATE:
-            new += self._warn_once(f'audio_rate_{sample_rate}',
+            new.append(AudioNotice('audio_nonfinite',
+                                   'audio had NaN or infinite samples; read as 0'))
+        peak = float(np.abs(samples).max())
+        if peak > FLOAT_AUDIO_PEAK_LIMIT:
+            raise InputProblem('audio_range', f'audio peaks at {peak:.3g}, far outside [-1, 1] '
+                                              f'(accepted up to {FLOAT_AUDIO_PEAK_LIMIT:g})')
+        if sample_rate != AUDIO_SAMPLE_RATE and sample_rate not in self._rates_announced:
+            self._rates_announced.add(sample_rate)
+            new.append(AudioNotice(f'audio_rate_{sample_rate}',
                                    f'audio at {sample_rate} Hz is resampled to '
-                                   f'{AUDIO_SAMPLE_RATE} Hz')
+                                   f'{AUDIO_SAMPLE_RATE} Hz'))
         new += self._place(samples, float(stamp), int(sample_rate))
         self._append_run_audio(self._resampler.process(samples))
         self._run_input += len(samples)
@@ -399,8 +409,9 @@ class AudioPerception:
                 self._append_run_audio(self._resampler.process(np.zeros(0), final=True))
             if stamp < expected - STAMP_TOLERANCE_S:
                 self.restarts += 1
-                new = self._warn_once('audio_restart', 'audio stamps jumped backwards '
-                                      '(bag loop or restarted source?): audio cleared')
+                new = [AudioNotice('audio_restart',
+                                   f'audio stamps jumped backwards by {expected - stamp:.3f} s '
+                                   '(bag loop or restarted source?): audio cleared')]
                 self.reset()
             elif stamp > expected:
                 self.gaps += 1
