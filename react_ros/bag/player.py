@@ -4,9 +4,11 @@ Replay a rosbag2 into DDS with its original timing (an rclpy stand-in for ros2 b
 Messages are published as the serialized bytes stored in the bag, paced with
 time.perf_counter. With restamp, header stamps are shifted so they look live: stamp' =
 play start wall time + (stamp - bag start) / rate, patched in the CDR bytes for every type whose
-first field is a std_msgs/Header. On each further loop the stamps restart from the beginning
-(they jump backwards, which consumers must handle) unless monotonic is set, which shifts each
-loop by the bag's length. Needs the generated Python message packages for the bag's types.
+first field is a std_msgs/Header. Each further loop's stamps are shifted by the bag's length,
+so with restamp they stay live on every loop; repeat_stamps republishes the first loop's stamps
+instead (they jump backwards at each loop, which consumers must handle; this player's default
+before 2026-12, when live consumers saw a latency growing by the bag's length per loop).
+Needs the generated Python message packages for the bag's types.
 """
 
 from dataclasses import dataclass, field
@@ -159,7 +161,7 @@ def _select_connections(reader: Reader, topics: Optional[Iterable[str]]) -> List
 
 
 def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: bool = True,
-             loops: int = 1, monotonic: bool = False, topics: Optional[Iterable[str]] = None,
+             loops: int = 1, repeat_stamps: bool = False, topics: Optional[Iterable[str]] = None,
              remap_prefix: str = '', wait_for_subscribers_s: float = 0.0,
              stop: Optional[threading.Event] = None) -> PlayStats:
     """
@@ -168,7 +170,8 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
     Runs in the calling thread, so it can share a node that the caller's executor spins
     elsewhere. Without node, a temporary BagPlayer is created (rclpy must be initialised).
     rate: speed factor. restamp: shift header stamps to the wall clock. loops: times to play.
-    monotonic: shift each loop's stamps by the bag length instead of letting them jump back.
+    repeat_stamps: every loop republishes the first loop's stamps (they jump back) instead of
+    shifting each loop's by the bag length.
     topics: only these topics. remap_prefix: publish '/image' as prefix + '/image'.
     wait_for_subscribers_s: wait up to this long until every topic has a subscriber.
     stop: an Event that ends playback early.
@@ -198,7 +201,7 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
                     f'not every topic had a subscriber after {wait_for_subscribers_s} s; '
                     'playing anyway')
             stats = _play(reader, connections, publishers, rate=rate, restamp=restamp,
-                          loops=loops, monotonic=monotonic, remap_prefix=remap_prefix,
+                          loops=loops, repeat_stamps=repeat_stamps, remap_prefix=remap_prefix,
                           stop=stop, context=node.context)
         stop.wait(LINGER_S)
     finally:
@@ -210,7 +213,7 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
 
 
 def _play(reader: Reader, connections: List, publishers: TopicPublishers, *, rate: float,
-          restamp: bool, loops: int, monotonic: bool, remap_prefix: str,
+          restamp: bool, loops: int, repeat_stamps: bool, remap_prefix: str,
           stop: threading.Event, context) -> PlayStats:
     bag_start = reader.start_time
     loop_ns = max(reader.end_time - 1 - bag_start, 1)  # last message lands where loop 2 starts
@@ -220,7 +223,7 @@ def _play(reader: Reader, connections: List, publishers: TopicPublishers, *, rat
     start_perf = time.perf_counter()
     start_wall_ns = time.time_ns()
     for loop in range(loops):
-        loop_shift_ns = loop * loop_ns if monotonic else 0
+        loop_shift_ns = 0 if repeat_stamps else loop * loop_ns
         for connection, log_ns, raw in reader.messages(connections=connections):
             target = start_perf + (loop * loop_ns + log_ns - bag_start) / rate / 1e9
             remaining = target - time.perf_counter()

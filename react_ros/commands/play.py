@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--loops', type=int, default=1, help='times to play (default 1)')
     parser.add_argument('--no-restamp', action='store_true',
                         help='publish the recorded header stamps unchanged')
-    parser.add_argument('--monotonic', action='store_true',
-                        help='keep stamps increasing across loops instead of jumping back')
+    parser.add_argument('--repeat-stamps', action='store_true',
+                        help="republish the first loop's stamps on every loop (they jump back; "
+                             'the default shifts each loop by the bag length)')
     parser.add_argument('--topics', nargs='+', help='only these topics')
     parser.add_argument('--remap-prefix', default='', help='publish TOPIC as PREFIX/TOPIC')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='S',
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stats = play_in_own_context(
             args.bag, rate=args.rate, restamp=not args.no_restamp, loops=args.loops,
-            monotonic=args.monotonic, topics=args.topics, remap_prefix=args.remap_prefix,
+            repeat_stamps=args.repeat_stamps, topics=args.topics, remap_prefix=args.remap_prefix,
             wait_for_subscribers_s=args.wait_subscribers)
     except (FileNotFoundError, RuntimeError, ValueError) as error:
         print(f'play: error: {error}', file=sys.stderr)
