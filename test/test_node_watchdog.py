@@ -1,6 +1,8 @@
 """
-reaction_node's watchdog, in this process over real DDS: a worker thread that ends is reported
-on /diagnostics as ERROR with the reason and restarted, and the node answers frames again.
+reaction_node's watchdog, in this process over real DDS.
+
+A worker thread that ends is reported on /diagnostics as ERROR with the reason and restarted,
+and the node answers frames again.
 
 The fault is injected into the node's own session (no frame reaches that code path otherwise:
 every per-frame failure is caught inside the worker); the middleware is real.

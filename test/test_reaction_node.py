@@ -76,7 +76,7 @@ class Speaker:
 
     def audio(self, frame_stamp, chunk_bytes=None):
         """
-        The audio up to frame_stamp, in two chunks (or two chunks of given raw bytes).
+        Publish the audio up to frame_stamp in two chunks (or two chunks of given raw bytes).
 
         Contiguous with the previous frame's audio, as a microphone's is; 40 ms after a gap.
         """
