@@ -62,9 +62,11 @@ class PcmFormat:
                                f'audio chunk of {len(data)} bytes is not a whole number of '
                                f'{self.channels}-channel {self.sample_format} frames '
                                f'({frame_bytes} bytes each)')
-        samples = np.frombuffer(data, dtype=dtype).astype(np.float32) / scale
+        samples = np.frombuffer(data, dtype=dtype).astype(np.float32)
         if self.sample_format == 'F32LE':
             _check_float_samples(samples)
+        else:
+            samples /= scale
         return samples.reshape(-1, self.channels).mean(axis=1)
 
 
