@@ -8,8 +8,8 @@ another one too (it catches everything per frame), but it could not say what was
 The decoders, perception, the real shipped model and the session run as in the node.
 """
 
-import numpy as np
 from hypothesis import example, given, HealthCheck, settings, strategies as st
+import numpy as np
 import pytest
 from react_ros.errors import InputProblem
 from react_ros.message_codecs import decode_image, PcmFormat, SUPPORTED_ENCODINGS
@@ -54,15 +54,15 @@ def audio_chunks(draw):
                                max_size=frames * max(channels, 1)))
         data = np.asarray(values, '<f4').tobytes()
     else:
-        size = frames * 4 * max(channels, 1) + (draw(st.integers(1, 3)) if kind == 'odd size'
-                                                 else 0)
+        extra = draw(st.integers(1, 3)) if kind == 'odd size' else 0
+        size = frames * 4 * max(channels, 1) + extra
         data = draw(st.binary(min_size=size, max_size=size))
     return rate, channels, sample_format, data
 
 
 @pytest.fixture(scope='module')
 def session():
-    """A ReactionSession around the shipped model, as reaction_node builds it (no ROS)."""
+    """Build a ReactionSession around the shipped model, as reaction_node does (no ROS)."""
     generator = ReactionGenerator.from_checkpoint(package_file('models', DEFAULT_MODEL))
     problems = []
     built = ReactionSession(ReactionPipeline(generator, seed=0),
