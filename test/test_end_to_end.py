@@ -89,6 +89,9 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
     try:
         bring_up(lifecycle)
         assert wait_until(lambda: ros_node.count_publishers('face/image') > 0, 30)
+        # The face display must hear the reactions from the first frame: reaction_node's
+        # publisher appeared only at configure, and DDS matching takes a moment.
+        assert wait_until(lambda: ros_node.count_subscribers('reaction/coefficients') >= 2, 30)
         assert '/image: 120' in play(demo_bag, ros_env, tmp_path, timeout_s=60)
         wait_until(lambda: len(recording.faces) >= len(recording.coefficients) > 100, 5)
     finally:

@@ -35,8 +35,14 @@ class FaceDisplayNode(Node):
 
     def coefficients_callback(self, msg: JointState) -> None:
         frame = self.frame_from_message(msg)
-        if frame is not None:
+        if frame is None:
+            return
+        try:
             self.publish_face(frame, msg.header.stamp)
+        except Exception as error:  # an exception here would stop the node's executor
+            self.get_logger().warning(
+                f'skipping coefficients the face cannot be drawn from: '
+                f'{type(error).__name__}: {error}', throttle_duration_sec=5.0)
 
     def frame_from_message(self, msg: JointState):
         """Return the (83,) frame named by the message, or None (with a warning) if malformed."""
@@ -50,6 +56,10 @@ class FaceDisplayNode(Node):
             self.get_logger().warning(
                 f'skipping coefficients with unknown channel names: {", ".join(unknown[:5])}',
                 throttle_duration_sec=5.0)
+            return None
+        if not np.isfinite(msg.position).all():
+            self.get_logger().warning('skipping coefficients with NaN or infinite positions',
+                                      throttle_duration_sec=5.0)
             return None
         # Channels the message leaves out stay neutral.
         frame = NEUTRAL_FRAME.copy()

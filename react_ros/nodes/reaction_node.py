@@ -166,7 +166,7 @@ class ReactionNode(LifecycleNode):
         except Exception as error:  # whatever failed, rclpy would swallow it: say what
             kind = '' if isinstance(error, (InputProblem, OSError)) else \
                 f' ({type(error).__name__})'
-            self.get_logger().error(f'configure failed{kind}: {error}')
+            self.get_logger().error(f'configure failed: {error}{kind}')
             self._destroy_entities()
             return TransitionCallbackReturn.FAILURE
         return super().on_configure(state)

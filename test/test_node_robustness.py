@@ -1,8 +1,9 @@
 """
-reaction_node's watchdog, in this process over real DDS.
+The nodes survive what would stop them, in this process over real DDS.
 
-A worker thread that ends is reported on /diagnostics as ERROR with the reason and restarted,
-and the node answers frames again.
+reaction_node's watchdog: a worker thread that ends is reported on /diagnostics as ERROR with
+the reason and restarted, and the node answers frames again. face_display_node: coefficients
+it cannot draw are skipped with a warning, and the next good ones are drawn.
 
 The fault is injected into the node's own session (no frame reaches that code path otherwise:
 every per-frame failure is caught inside the worker); the middleware is real.
@@ -17,6 +18,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from react_ros.spec import CHANNEL_NAMES
 from react_ros.support.harness import wait_until
 from sensor_msgs.msg import Image, JointState
 
@@ -90,3 +92,21 @@ def test_a_dead_worker_is_reported_and_restarted(node_in_process, ros_node):
         for sub in subs:
             ros_node.destroy_subscription(sub)
         ros_node.destroy_publisher(image_pub)
+
+
+def test_face_display_skips_coefficients_it_cannot_draw(ros_node):
+    from react_ros.nodes.face_display_node import FaceDisplayNode
+
+    node = FaceDisplayNode(namespace=NAMESPACE)
+    faces = []
+    sub = ros_node.create_subscription(Image, f'{NAMESPACE}/face/image', faces.append, 10)
+    try:
+        assert wait_until(lambda: node.publisher.get_subscription_count() > 0, 10)
+        bad = JointState(name=list(CHANNEL_NAMES), position=[float('nan')] * len(CHANNEL_NAMES))
+        node.coefficients_callback(bad)  # would raise inside the executor without the check
+        good = JointState(name=list(CHANNEL_NAMES), position=[0.0] * len(CHANNEL_NAMES))
+        node.coefficients_callback(good)
+        assert wait_until(lambda: len(faces) == 1, 5), len(faces)
+    finally:
+        ros_node.destroy_subscription(sub)
+        node.destroy_node()
