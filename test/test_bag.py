@@ -180,12 +180,13 @@ def test_player_subprocess_to_recorder_restamps_and_loops(demo_bag, ros_context,
         # Restamping is a pure shift: the bag's spacing is kept exactly...
         assert np.abs(np.diff(first_loop) - period_ns).max() <= 1
         # ...and the stamps are live: received shortly after the (chunk end) stamp. The bounds
-        # allow for a busy 2-core machine; unshifted stamps would be years off.
-        # On every loop: the second loop's stamps are live too (the bag's spacing continues
-        # across the boundary), not the first loop's again.
+        # allow for a busy 2-core machine (a scheduling stall of a few hundred ms); unshifted
+        # stamps would be years off. On every loop: the second loop's stamps are live too (the
+        # bag's spacing continues across the boundary), not the first loop's again, which would
+        # put the second loop a whole bag (BAG_SECONDS) late.
         latency_ms = (received - stamps - delivery_ns) / 1e6
         for loop in (latency_ms[:half], latency_ms[half:]):
-            assert 0 <= np.median(loop) < 30 and loop.max() < 250, loop
+            assert 0 <= np.median(loop) < 50 and loop.max() < 500 * BAG_SECONDS, loop
         assert np.abs(np.diff(second_loop) - period_ns).max() <= 1
         assert second_loop[0] > first_loop[-1]
 

@@ -51,6 +51,12 @@ class Recording:
             node.create_subscription(Image, 'face/image', self._keep(self.faces), 100),
         ]
 
+    def report(self) -> dict:
+        """Return reaction_node's latest pipeline diagnostics values ({} before the first)."""
+        with self.lock:
+            reports = pipeline_reports(self.diagnostics)
+        return reports[-1] if reports else {}
+
     def _keep(self, into):
         def keep(msg):
             with self.lock:
@@ -67,6 +73,12 @@ def bag_camera_stamps(bag):
     with Reader(bag) as reader:
         connections = [c for c in reader.connections if c.topic == '/image']
         return [read_header_stamp(raw) for _, _, raw in reader.messages(connections)]
+
+
+def all_frames_settled(report: dict, frames: int) -> bool:
+    """Whether reaction_node received all frames and processed, dropped or rejected each."""
+    return bool(report) and int(report['frames_received']) == frames == sum(
+        int(report[key]) for key in ('frames_processed', 'frames_dropped', 'bad_frames'))
 
 
 def answered_frames(bag, reacted):
@@ -93,7 +105,8 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
         # publisher appeared only at configure, and DDS matching takes a moment.
         assert wait_until(lambda: ros_node.count_subscribers('reaction/coefficients') >= 2, 30)
         assert '/image: 120' in play(demo_bag, ros_env, tmp_path, timeout_s=60)
-        wait_until(lambda: len(recording.faces) >= len(recording.coefficients) > 100, 5)
+        wait_until(lambda: all_frames_settled(recording.report(), 120)
+                   and len(recording.faces) >= len(recording.coefficients), 10)
     finally:
         lifecycle.destroy()
         for sub in recording.subscriptions:
@@ -103,7 +116,14 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
 
     reacted = {stamp_ns(msg) for msg in recording.coefficients}
     answered, frames = answered_frames(demo_bag, reacted)
-    assert answered >= 0.95 * frames, f'{answered} of {frames} frames got a reaction'
+    # Every frame reached the node and was either answered with its own stamp or dropped for a
+    # newer one (newest-frame processing), none rejected. How many a loaded 2-core machine
+    # drops is a speed matter, measured by benchmarks/bench_soak.py; here most are answered.
+    report = recording.report()
+    assert all_frames_settled(report, frames), report
+    assert int(report['bad_frames']) == 0, report
+    assert answered == int(report['frames_processed']), (answered, report)
+    assert answered >= 0.8 * frames, f'{answered} of {frames} frames got a reaction: {report}'
     values = np.array([msg.position for msg in recording.coefficients])
     assert within_range(values).all()
     # Speaker perception saw the bag's face (a real photo, moving) and heard its speech.
