@@ -160,7 +160,7 @@ def test_shipped_config_loads_and_drives_every_joint_group():
     for expected in ('brow_inner_left', 'eyelid_upper_left', 'jaw', 'mouth_corner_up_left',
                      'head_pan', 'head_tilt', 'head_roll'):
         assert expected in names
-    assert m.controller_topic == '/face_controller/commands'
+    assert m.controller_topic == 'face_controller/commands'  # relative: follows the namespace
     rest = m.command(make_frame(), 0.0)
     assert rest.shape == (len(names),)
     lower = np.array([joint.lower for joint in m.joints])

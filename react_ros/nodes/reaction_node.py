@@ -184,14 +184,17 @@ class ReactionNode(LifecycleNode):
         pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
+        # Every topic is relative, so a namespace (one robot of several) moves them all. At the
+        # root they are ros4hri's (REP-155) /robot_face/expression and /robot_face/facs, the
+        # robot's own face, and the usual /diagnostics.
         self._coefficients_pub = self.create_lifecycle_publisher(
             JointState, 'reaction/coefficients', 100)
         self._expression_pub = self.create_lifecycle_publisher(
-            Expression, '/robot_face/expression', 10)
+            Expression, 'robot_face/expression', 10)
         self._facs_pub = self.create_lifecycle_publisher(
-            FacialActionUnits, '/robot_face/facs', 10)
+            FacialActionUnits, 'robot_face/facs', 10)
         self._diagnostics_pub = self.create_lifecycle_publisher(
-            DiagnosticArray, '/diagnostics', 10)
+            DiagnosticArray, 'diagnostics', 10)
         self._animatronic_pub = None
         if self._mapper:
             self._animatronic_pub = self.create_lifecycle_publisher(
@@ -482,7 +485,8 @@ class ReactionNode(LifecycleNode):
         elif not report.rate_hz:
             level, message = DiagnosticStatus.WARN, 'no camera frames processed'
         status = DiagnosticStatus(
-            level=level, name=f'{self.get_name()}: {PIPELINE_STATUS}', message=message,
+            level=level, name=f'{self.get_fully_qualified_name()}: {PIPELINE_STATUS}',
+            message=message,
             hardware_id='react_ros',
             values=[KeyValue(key=key, value=f'{value:.3f}' if isinstance(value, float)
                              else str(value)) for key, value in values.items()])
