@@ -22,6 +22,9 @@ setup(
          + glob('engines/reaction_synth/manifest.json')),
     ],
     install_requires=['setuptools'],
+    # colcon test runs pytest only when the package declares it (otherwise unittest: 0 tests).
+    extras_require={'test': ['pytest']},
+    tests_require=['pytest'],
     zip_safe=True,
     maintainer='react_ros maintainers',
     maintainer_email='react-ros@example.com',
