@@ -2,7 +2,8 @@
 Two robots on one DDS domain: reaction_node in /r1 and in /r2, each reacting to its own camera.
 
 Both run from a parameter file keyed `/**/reaction_node` (as config/react.yaml is), started with
-`__ns:=` as the launch file's namespace argument starts them.
+`__ns:=` as the launch file's namespace argument starts them. `react-ros run` and `react-ros
+play` take the same `--ros-args` (namespace, remaps).
 """
 
 import threading
@@ -13,6 +14,7 @@ from hri_msgs.msg import Expression
 import pytest
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
+from react_ros.bag.make_bag import IMAGE_TOPIC, make_demo_bag
 from react_ros.resources import default_config_path
 from react_ros.support.harness import bring_up, LifecycleClient, NodeProcess, wait_until
 from sensor_msgs.msg import Image, JointState
@@ -119,3 +121,26 @@ def test_the_any_namespace_parameter_file_applies(robots, ros_node, namespace):
     future = client.get_parameters(['audio_wait_s'])
     assert wait_until(future.done, 10)
     assert future.result().values[0].double_value == AUDIO_WAIT_S
+
+
+def test_react_ros_run_and_play_take_ros_arguments(ros_node, ros_env, tmp_path):
+    bag = tmp_path / 'bag'
+    make_demo_bag(bag, duration_s=2.0, progress=False)
+    run = NodeProcess(['react_ros', 'run', '--no-microphone', '--ros-args', '-r',
+                       '__ns:=/r3'], ros_env, tmp_path / 'run.log')
+    robot = Robot(ros_node, '/r3')
+    try:
+        assert wait_until(lambda: ros_node.count_publishers('/r3/reaction/coefficients') == 1
+                          and ros_node.count_publishers('/r3/face/image') == 1, 90), \
+            run.output()
+        player = NodeProcess(['react_ros', 'play', str(bag), '--topics', IMAGE_TOPIC,
+                              '--wait-subscribers', '30', '--ros-args', '-r',
+                              f'{IMAGE_TOPIC}:=/r3/image'], ros_env, tmp_path / 'player.log')
+        assert player.process.wait(60) == 0, player.output()
+        player.stop()
+        # 60 frames; one process shares its GIL with the face display (>= 80 % elsewhere).
+        assert wait_until(lambda: len(robot.answered_stamps()) >= 30, 10), \
+            (len(robot.answered_stamps()), run.output()[-2000:])
+    finally:
+        robot.close()
+        assert run.stop() == 0, run.output()

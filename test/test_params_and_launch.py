@@ -136,3 +136,24 @@ def test_launch_arguments_cover_namespace_topics_and_sim_time():
     for node in nodes:  # every node in the namespace, with the YAML and use_sim_time
         assert getattr(keyword(node, 'namespace'), 'id', None) == 'namespace', ast.dump(node)
         assert getattr(keyword(node, 'parameters'), 'id', None) == 'parameters'
+
+
+@pytest.mark.parametrize('argv, own, ros', [
+    (['run', '--no-microphone'], ['run', '--no-microphone'], []),
+    (['run', '--ros-args', '-r', '__ns:=/r1'], ['run'], ['--ros-args', '-r', '__ns:=/r1']),
+    (['play', 'bag', '--ros-args', '-r', '/image:=/r1/image', '--', '--loops', '2'],
+     ['play', 'bag', '--loops', '2'], ['--ros-args', '-r', '/image:=/r1/image']),
+    (['run', '--ros-args', '-p', 'a:=1', '--ros-args', '-r', 'x:=y'], ['run'],
+     ['--ros-args', '-p', 'a:=1', '--ros-args', '-r', 'x:=y']),
+])
+def test_ros_arguments_are_split_off_as_rcl_reads_them(argv, own, ros):
+    from react_ros.commands import split_ros_args
+    assert split_ros_args(argv) == (own, ros)
+
+
+def test_ros_arguments_for_a_command_without_nodes_are_refused(capsys):
+    from react_ros.commands import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(['synth', '--out', 'x', '--ros-args', '-r', '__ns:=/r1'])
+    assert exit_info.value.code == 2
+    assert '--ros-args is for run and play' in capsys.readouterr().err
