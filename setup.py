@@ -16,6 +16,8 @@ setup(
         (SHARE_DIR, ['package.xml']),
         (f'{SHARE_DIR}/launch', glob('launch/*.launch.py')),
         (f'{SHARE_DIR}/config', glob('config/*.yaml') + glob('config/*.xml')),
+        # URDF snippet and controllers matching config/animatronic.yaml.
+        (f'{SHARE_DIR}/config/ros2_control', glob('config/ros2_control/*')),
         (f'{SHARE_DIR}/models', glob('models/*.pt')),
         # ONNX export of the shipped model; TensorRT plans are built on the robot (tensorrt/).
         (f'{SHARE_DIR}/engines/reaction_synth', glob('engines/reaction_synth/*.onnx')
