@@ -349,7 +349,9 @@ def test_audio_common_capture_with_volatile_info_drives_the_node(reaction, ros_n
         assert wait_until(lambda: listener.warned("coding_format 'mp3'", 'format:=wave'), 5), \
             listener.warnings
         assert any('audio_coding:mp3' in r['input_problems'] for r in reports), reports
-        assert len(settle(listener, sent)) >= 0.9 * len(sent)  # reacting as to silence
+        # Still reacting, as to silence (fewer at first: frames wait for audio until the
+        # silence is noticed).
+        assert len(settle(listener, sent)) >= 0.5 * len(sent)
         info_pub.publish(AudioInfo(channels=1, sample_rate=16000, sample_format='S16LE',
                                    bitrate=192, coding_format='wave'))
         speaker.frames(40, audio_topics=both)  # the reports below start after the switch
