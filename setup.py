@@ -16,12 +16,17 @@ setup(
         (SHARE_DIR, ['package.xml']),
         (f'{SHARE_DIR}/launch', glob('launch/*.launch.py')),
         (f'{SHARE_DIR}/config', glob('config/*.yaml') + glob('config/*.xml')),
+        # URDF snippet and controllers matching config/animatronic.yaml.
+        (f'{SHARE_DIR}/config/ros2_control', glob('config/ros2_control/*')),
         (f'{SHARE_DIR}/models', glob('models/*.pt')),
         # ONNX export of the shipped model; TensorRT plans are built on the robot (tensorrt/).
         (f'{SHARE_DIR}/engines/reaction_synth', glob('engines/reaction_synth/*.onnx')
          + glob('engines/reaction_synth/manifest.json')),
     ],
     install_requires=['setuptools'],
+    # colcon test runs pytest only when the package declares it (otherwise unittest: 0 tests).
+    extras_require={'test': ['pytest']},
+    tests_require=['pytest'],
     zip_safe=True,
     maintainer='react_ros maintainers',
     maintainer_email='react-ros@example.com',

@@ -5,7 +5,7 @@ A YAML file (config/animatronic.yaml) names, for every joint of a ros2_control f
 controller, the listener channel that drives it (react_ros.spec names), a gain and offset, the
 joint limits and a maximum velocity:
 
-    controller_topic: /face_controller/commands
+    controller_topic: face_controller/commands   # relative: in the node's namespace
     rate_hz: 30.0
     joints:
       - name: brow_inner_left
@@ -62,7 +62,7 @@ class AnimatronicMapper:
     offset before any command). throttled_command is command at no more than rate_hz.
     """
 
-    def __init__(self, joints, controller_topic: str = '/face_controller/commands',
+    def __init__(self, joints, controller_topic: str = 'face_controller/commands',
                  rate_hz: float = 30.0, reset_after_s: float = DEFAULT_RESET_AFTER_S):
         self.joints = tuple(joints)
         if not self.joints:

@@ -2,7 +2,7 @@
 The bytes of ROS messages to arrays and back, free of ROS: the nodes copy fields in and out.
 
 - Microphone audio (audio_common_msgs/AudioInfo + AudioData): `PcmFormat` decodes interleaved
-  PCM bytes to mono float audio.
+  PCM bytes to mono float audio, and refuses compressed codings (audio_capture's default mp3).
 - Camera frames (sensor_msgs/Image fields): `decode_image` to (H, W, 3) uint8 RGB, raising
   `ImageFormatError` for fields that do not describe a decodable frame.
 - Rendered faces: `encode_rgb8` gives the sensor_msgs/Image fields of an RGB array.
@@ -35,9 +35,23 @@ class PcmFormat:
     sample_rate: int = AUDIO_SAMPLE_RATE
     channels: int = 1
     sample_format: str = 'S16LE'
+    coding_format: str = 'wave'
 
     _DTYPES = {'S16LE': ('<i2', 32768.0), 'S32LE': ('<i4', 2147483648.0), 'F32LE': ('<f4', 1.0)}
     FORMATS = tuple(_DTYPES)
+    # coding_format values meaning uncompressed samples, compared lower-case. audio_capture
+    # says 'wave' (or 'mp3'); '' is an AudioInfo that leaves the field unset.
+    PCM_CODINGS = ('wave', 'wav', 'pcm', 'raw', '')
+
+    @property
+    def is_pcm(self) -> bool:
+        """Whether coding_format announces uncompressed samples."""
+        return self.coding_format.lower() in self.PCM_CODINGS
+
+    @property
+    def encoding(self) -> str:
+        """Name the layout in problem keys: the sample format, or the compressed coding."""
+        return self.sample_format if self.is_pcm else self.coding_format
 
     def validate(self):
         """Raise InputProblem naming the field if this format cannot be decoded."""
@@ -53,6 +67,10 @@ class PcmFormat:
 
     def to_mono(self, data: bytes) -> np.ndarray:
         """Decode interleaved PCM bytes into mono float32 audio at self.sample_rate."""
+        if not self.is_pcm:
+            raise InputProblem('coding',
+                               f'coding_format {self.coding_format!r} is compressed audio: only '
+                               'wave/PCM is decoded (audio_capture: set format:=wave)')
         dtype, scale = self._DTYPES[self.sample_format]
         frame_bytes = np.dtype(dtype).itemsize * self.channels
         if len(data) == 0:

@@ -2,7 +2,8 @@
 What reaction_node decides between its callbacks and the pipeline, free of ROS.
 
 Camera frames are offered as they arrive and one worker takes the newest (older unprocessed
-frames are dropped and counted). Before a frame is processed, the session waits briefly for
+frames are dropped and counted). Audio comes stamped, or unstamped (placed by arrival, used
+only while no stamped audio comes). Before a frame is processed, the session waits briefly for
 audio chunks in flight up to its stamp, unless the microphone has been silent for a while;
 a stamp that goes backwards starts a new reaction stream. Frames stamped far ahead of or
 behind the node's clock are warned about and left out of the latency statistics. Every frame
@@ -30,6 +31,13 @@ FUTURE_STAMP_S = 0.5
 # Frames stamped longer ago than this (a bag replayed without restamping, a stamp of 0) say
 # nothing about the node's latency.
 STALE_STAMP_S = 10.0
+# audio_common's audio_capture publishes every chunk twice: stamped (AudioDataStamped) and
+# unstamped (AudioData). Stamped audio wins; unstamped chunks are used only once no stamped one
+# has come for this long (counted from start_over too, so the two never interleave).
+STAMPED_AUDIO_PREFERENCE_S = 1.0
+# An unstamped chunk is placed as ending when it arrived; within this of where the previous one
+# ended, right after it, so that arrival jitter makes no gaps or restarts.
+UNSTAMPED_JITTER_S = 0.1
 
 
 @dataclass
@@ -54,10 +62,11 @@ class ReactionSession:
     """
     Frame selection, audio waiting, stream restarts and statistics around a ReactionPipeline.
 
-    Callbacks call offer_frame and push_audio; one worker calls take_frame and process; a timer
-    calls report. stream_seed() gives the seed of every new reaction stream; warn(problem,
-    text) reports problems (a ThrottledWarnings). clock times the audio silence and the rate;
-    stamp_clock is the clock of the frame stamps, for the latency.
+    Callbacks call offer_frame and push_audio (or push_unstamped_audio); one worker calls
+    take_frame and process; a timer calls report. stream_seed() gives the seed of every new
+    reaction stream; warn(problem, text) reports problems (a ThrottledWarnings). clock times the
+    audio silence, the rate and the stamped-audio preference; stamp_clock is the clock of the
+    frame stamps, for the latency and the placing of unstamped audio.
     """
 
     def __init__(self, pipeline: ReactionPipeline, stream_seed: Callable[[], int], warn, *,
@@ -77,6 +86,8 @@ class ReactionSession:
         self._pending = None
         self._last_stamp: Optional[float] = None
         self._last_audio_time: Optional[float] = None  # clock() when audio last arrived
+        self._stamped_audio_time = clock()  # when stamped audio last came (or start_over)
+        self._unstamped_end: Optional[float] = None  # where the last unstamped chunk ended
         self.reset_statistics()
 
     def start_over(self):
@@ -89,6 +100,7 @@ class ReactionSession:
         with self._audio_arrived:
             self.pipeline.reset(self._stream_seed())
             self._last_audio_time = None
+            self._stamped_audio_time, self._unstamped_end = self._clock(), None
         with self._frame_offered:
             self._pending = None
         self._last_stamp = None
@@ -129,6 +141,33 @@ class ReactionSession:
 
     def push_audio(self, samples, stamp: float, sample_rate: int) -> list:
         """Add mono audio whose first sample is at stamp; return warnings new with it."""
+        if self._unstamped_end is not None:
+            self._warn('audio_stamped', 'stamped audio is back: unstamped chunks are ignored')
+        self._stamped_audio_time, self._unstamped_end = self._clock(), None
+        return self._push_audio(samples, stamp, sample_rate)
+
+    def unstamped_audio_wanted(self) -> bool:
+        """Whether no stamped audio has come for STAMPED_AUDIO_PREFERENCE_S (nor start_over)."""
+        return self._clock() - self._stamped_audio_time >= STAMPED_AUDIO_PREFERENCE_S
+
+    def push_unstamped_audio(self, samples, sample_rate: int) -> list:
+        """
+        Add mono audio without a stamp, as ending now on the stamp clock; return new warnings.
+
+        For when unstamped_audio_wanted(): stamped audio, when it comes, is used instead.
+        """
+        duration = len(samples) / sample_rate
+        start = self._stamp_clock() - duration
+        if self._unstamped_end is None:
+            self._warn('audio_unstamped',
+                       f'no stamped audio for {STAMPED_AUDIO_PREFERENCE_S:g} s: using unstamped '
+                       'chunks (audio_common_msgs/AudioData), timed by their arrival')
+        elif abs(start - self._unstamped_end) <= UNSTAMPED_JITTER_S:
+            start = self._unstamped_end
+        self._unstamped_end = start + duration
+        return self._push_audio(samples, start, sample_rate)
+
+    def _push_audio(self, samples, stamp: float, sample_rate: int) -> list:
         with self._audio_arrived:
             warnings = self.pipeline.push_audio(samples, stamp, sample_rate)
             self._last_audio_time = self._clock()

@@ -1,7 +1,8 @@
-"""Tests for the animatronic joint mapping and the shipped config/animatronic.yaml."""
+"""The animatronic joint mapping, the shipped config/animatronic.yaml and its ros2_control."""
 
 import copy
 from pathlib import Path
+import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from react_ros.animatronic import AnimatronicMapper
 import yaml
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'animatronic.yaml'
+ROS2_CONTROL = SHIPPED_CONFIG.parent / 'ros2_control'
 
 CONFIG = {
     'controller_topic': '/face_controller/commands',
@@ -160,7 +162,7 @@ def test_shipped_config_loads_and_drives_every_joint_group():
     for expected in ('brow_inner_left', 'eyelid_upper_left', 'jaw', 'mouth_corner_up_left',
                      'head_pan', 'head_tilt', 'head_roll'):
         assert expected in names
-    assert m.controller_topic == '/face_controller/commands'
+    assert m.controller_topic == 'face_controller/commands'  # relative: follows the namespace
     rest = m.command(make_frame(), 0.0)
     assert rest.shape == (len(names),)
     lower = np.array([joint.lower for joint in m.joints])
@@ -169,3 +171,36 @@ def test_shipped_config_loads_and_drives_every_joint_group():
     assert np.all(extreme >= lower) and np.all(extreme <= upper)
     assert extreme[names.index('jaw')] > rest[names.index('jaw')]
     assert extreme[names.index('head_pan')] == upper[names.index('head_pan')]
+
+
+def test_ros2_control_urdf_and_controllers_match_the_shipped_mapping():
+    m = AnimatronicMapper.from_yaml(SHIPPED_CONFIG)
+    limits = {joint.name: (joint.lower, joint.upper) for joint in m.joints}
+    velocities = {joint.name: joint.max_velocity for joint in m.joints}
+    robot = ElementTree.parse(ROS2_CONTROL / 'face.urdf').getroot()
+    # URDF joints: the same names, limits and velocity limits.
+    urdf_joints = robot.findall('joint')
+    assert [joint.get('name') for joint in urdf_joints] == list(m.joint_names)
+    for joint in urdf_joints:
+        limit = joint.find('limit')
+        name = joint.get('name')
+        assert (float(limit.get('lower')), float(limit.get('upper'))) == limits[name], name
+        assert float(limit.get('velocity')) == velocities[name], name
+    # ros2_control: one position command interface per joint, bounded by the same limits.
+    control = robot.find('ros2_control').findall('joint')
+    assert [joint.get('name') for joint in control] == list(m.joint_names)
+    for joint in control:
+        interface = joint.find('command_interface')
+        bounds = {param.get('name'): float(param.text) for param in interface.findall('param')}
+        assert interface.get('name') == 'position'
+        assert (bounds['min'], bounds['max']) == limits[joint.get('name')], joint.get('name')
+    # The controller reaction_node's commands reach: its name is the topic's namespace, and its
+    # joints are in the order of the command vector.
+    controllers = yaml.safe_load((ROS2_CONTROL / 'controllers.yaml').read_text())
+    name, topic = m.controller_topic.split('/')
+    assert topic == 'commands'
+    assert controllers['/**/controller_manager']['ros__parameters'][name]['type'] == \
+        'forward_command_controller/ForwardCommandController'
+    forward = controllers[f'/**/{name}']['ros__parameters']
+    assert forward['joints'] == list(m.joint_names)
+    assert forward['interface_name'] == 'position'

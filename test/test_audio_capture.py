@@ -2,12 +2,13 @@
 
 import threading
 
-from audio_common_msgs.msg import AudioDataStamped, AudioInfo
+from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Log
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from react_ros.nodes.audio_capture_node import INFO_PERIOD_S
 from react_ros.support.harness import NodeProcess, ROSOUT_QOS, wait_until
 
 ALSA_FILE_DEVICE = """
@@ -45,23 +46,35 @@ def collect(node, msg_type, topic, qos):
 
 def test_captured_chunks_carry_the_device_audio_in_order(ros_node, ros_env, tmp_path,
                                                          recorded_speech):
+    """Check chunks on audio_stamped and audio, and audio_info re-sent as audio_capture does."""
     samples, config = recorded_speech
     latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                          reliability=ReliabilityPolicy.RELIABLE)
-    chunks, audio_sub = collect(ros_node, AudioDataStamped, 'audio', 200)
+    volatile = QoSProfile(depth=1, durability=DurabilityPolicy.VOLATILE,
+                          reliability=ReliabilityPolicy.RELIABLE)
+    chunks, audio_sub = collect(ros_node, AudioDataStamped, 'audio_stamped', 200)
+    unstamped, unstamped_sub = collect(ros_node, AudioData, 'audio', 200)
     infos, info_sub = collect(ros_node, AudioInfo, 'audio_info', latched)
+    volatile_infos, volatile_sub = collect(ros_node, AudioInfo, 'audio_info', volatile)
     env = dict(ros_env, ALSA_CONFIG_PATH=str(config))
     process = NodeProcess(['react_ros.nodes.audio_capture_node', '--ros-args',
                            '-p', 'device:=react_test_file', '-p', 'chunk_ms:=20'],
                           env, tmp_path / 'capture.log')
     try:
-        assert wait_until(lambda: len(chunks) >= 40 and infos, 30), process.output()
+        assert wait_until(lambda: len(chunks) >= 40 and len(unstamped) >= 40, 30), \
+            process.output()
+        # The latched first announcement, then the periodic one a volatile subscriber gets too.
+        assert wait_until(lambda: len(infos) >= 2 and volatile_infos, INFO_PERIOD_S + 5), \
+            (len(infos), len(volatile_infos))
     finally:
         assert process.stop() == 0, process.output()
-        ros_node.destroy_subscription(audio_sub)
-        ros_node.destroy_subscription(info_sub)
+        for sub in (audio_sub, unstamped_sub, info_sub, volatile_sub):
+            ros_node.destroy_subscription(sub)
     info = infos[-1]
-    assert (info.sample_rate, info.channels, info.sample_format) == (16000, 1, 'S16LE')
+    assert (info.sample_rate, info.channels, info.sample_format, info.coding_format) == \
+        (16000, 1, 'S16LE', 'wave')
+    # Each chunk goes out on both topics, as audio_capture publishes it.
+    assert {bytes(c.data) for c in unstamped} & {bytes(c.audio.data) for c in chunks}
     first = chunks[:40]
     assert all(len(c.audio.data) == 640 for c in first)  # 20 ms x 2 bytes
     # The ALSA file device is not paced: it delivers the file faster than real time, so chunks

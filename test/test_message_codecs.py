@@ -41,6 +41,22 @@ def test_pcm_errors_name_the_problem(pcm, data, problem):
     assert error.value.problem == problem
 
 
+@pytest.mark.parametrize('coding', ['mp3', 'MP3', 'opus', 'flac'])
+def test_compressed_codings_are_refused_by_name(coding):
+    pcm = PcmFormat(coding_format=coding)
+    assert not pcm.is_pcm and pcm.encoding == coding
+    with pytest.raises(InputProblem, match=f"coding_format '{coding}'") as error:
+        pcm.to_mono(bytes(640))
+    assert error.value.problem == 'coding'
+
+
+@pytest.mark.parametrize('coding', ['wave', 'WAVE', 'pcm', ''])
+def test_pcm_codings_decode(coding):
+    pcm = PcmFormat(coding_format=coding)
+    assert pcm.is_pcm and pcm.encoding == 'S16LE'
+    assert pcm.to_mono(bytes(640)).shape == (320,)
+
+
 @pytest.mark.parametrize('pcm, problem', [
     (PcmFormat(sample_rate=0), 'sample_rate'),
     (PcmFormat(channels=0), 'channels'),

@@ -23,6 +23,7 @@ from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from react_ros.animatronic import AnimatronicMapper
 from react_ros.backends.manifest import file_sha256, MANIFEST_FILE
+from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.resources import default_config_path, DEFAULT_MODEL_EXPORT, package_file
 from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, within_range
@@ -42,7 +43,9 @@ class Speaker:
     def __init__(self, node):
         self.node = node
         self.image_pub = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-        self.audio_pub = node.create_publisher(AudioDataStamped, 'audio', 100)
+        # audio_common's topics: audio_capture publishes every chunk on both.
+        self.stamped_pub = node.create_publisher(AudioDataStamped, 'audio_stamped', 100)
+        self.unstamped_pub = node.create_publisher(AudioData, 'audio', 100)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=ReliabilityPolicy.RELIABLE)
         self.info_pub = node.create_publisher(AudioInfo, 'audio_info', latched)
@@ -57,15 +60,16 @@ class Speaker:
     def now(self):
         return self.node.get_clock().now()
 
-    def frames(self, count, *, image=None, audio=True, stamp_offset_s=0.0, chunk_bytes=None):
-        """Publish count frames at 30 fps, each preceded by its 33 ms of audio."""
+    def frames(self, count, *, image=None, audio=True, stamp_offset_s=0.0, chunk_bytes=None,
+               audio_topics=('audio_stamped',)):
+        """Publish count frames at 30 fps, each preceded by its 33 ms of audio on audio_topics."""
         sent = []
         for _ in range(count):
             stamp = self.now()
             if stamp_offset_s:
                 stamp = stamp.__class__(nanoseconds=stamp.nanoseconds + int(stamp_offset_s * 1e9))
             if audio:
-                self.audio(stamp, chunk_bytes)
+                self.audio(stamp, chunk_bytes, audio_topics)
             msg = image or self.frame
             msg.header.stamp = stamp.to_msg()
             self.image_pub.publish(msg)
@@ -74,11 +78,12 @@ class Speaker:
         self.stamps += sent
         return sent
 
-    def audio(self, frame_stamp, chunk_bytes=None):
+    def audio(self, frame_stamp, chunk_bytes=None, topics=('audio_stamped',)):
         """
         Publish the audio up to frame_stamp in two chunks (or two chunks of given raw bytes).
 
         Contiguous with the previous frame's audio, as a microphone's is; 40 ms after a gap.
+        Stamped on audio_stamped, unstamped (AudioData) on audio: as topics says.
         """
         end = frame_stamp.nanoseconds
         start = self.audio_end_ns
@@ -93,7 +98,10 @@ class Speaker:
             data = self.speech[first:first + count].tobytes() if chunk_bytes is None \
                 else chunk_bytes
             msg.audio = AudioData(data=data)
-            self.audio_pub.publish(msg)
+            if 'audio_stamped' in topics:
+                self.stamped_pub.publish(msg)
+            if 'audio' in topics:
+                self.unstamped_pub.publish(msg.audio)
         self.audio_end_ns = start + samples * 62_500
 
 
@@ -315,6 +323,63 @@ def test_wrong_sample_rate_is_resampled_and_invalid_info_ignored(reaction):
     good = speaker.frames(15)
     assert len(settle(listener, good)) >= 0.9 * len(good)
     speaker.info_pub.publish(AudioInfo(channels=1, sample_rate=16000, sample_format='S16LE'))
+
+
+def reports_during(listener, send):
+    """Run send(); return the pipeline reports published while it ran, and its result."""
+    mark = len(listener.diagnostics)
+    result = send()
+    return pipeline_reports(list(listener.diagnostics)[mark:]), result
+
+
+def test_audio_common_capture_with_volatile_info_drives_the_node(reaction, ros_node):
+    """audio_capture as it ships: volatile audio_info, every chunk on audio_stamped and audio."""
+    _, speaker, listener, process = reaction
+    volatile = QoSProfile(depth=1, durability=DurabilityPolicy.VOLATILE,
+                          reliability=ReliabilityPolicy.RELIABLE)
+    info_pub = ros_node.create_publisher(AudioInfo, 'audio_info', volatile)
+    both = ('audio_stamped', 'audio')
+    try:
+        # A QoS-incompatible subscription would never count as matched.
+        assert wait_until(lambda: info_pub.get_subscription_count() > 0, 10)
+        listener.clear()
+        info_pub.publish(AudioInfo(channels=1, sample_rate=16000, sample_format='S16LE',
+                                   bitrate=192, coding_format='mp3'))  # audio_capture's default
+        reports, sent = reports_during(listener, lambda: speaker.frames(45, audio_topics=both))
+        assert wait_until(lambda: listener.warned("coding_format 'mp3'", 'format:=wave'), 5), \
+            listener.warnings
+        assert any('audio_coding:mp3' in r['input_problems'] for r in reports), reports
+        # Still reacting, as to silence (fewer at first: frames wait for audio until the
+        # silence is noticed).
+        assert len(settle(listener, sent)) >= 0.5 * len(sent)
+        info_pub.publish(AudioInfo(channels=1, sample_rate=16000, sample_format='S16LE',
+                                   bitrate=192, coding_format='wave'))
+        speaker.frames(40, audio_topics=both)  # the reports below start after the switch
+        listener.clear()
+        reports, good = reports_during(listener, lambda: speaker.frames(60, audio_topics=both))
+    finally:
+        ros_node.destroy_publisher(info_pub)
+    assert len(settle(listener, good)) >= 0.95 * len(good)
+    assert reports, 'no diagnostics while 2 s of frames were sent'
+    assert all(r['input_problems'] == 'none' for r in reports), reports
+    # The audio was heard, once: the unstamped copies were not used besides the stamped ones.
+    assert speaker_problem_counts(reports).get('no_audio', 0) <= 0.05 * len(good), reports
+    assert not listener.warned('unstamped'), listener.warnings
+    assert process.running()
+
+
+def test_unstamped_audio_alone_is_used_timed_by_arrival(reaction):
+    _, speaker, listener, _ = reaction
+    listener.clear()
+    # Stamped audio is preferred for a second after the last stamped chunk.
+    speaker.frames(45, audio_topics=('audio',))
+    assert wait_until(lambda: listener.warned('using unstamped chunks'), 5), listener.warnings
+    reports, good = reports_during(listener, lambda: speaker.frames(60, audio_topics=('audio',)))
+    assert len(settle(listener, good)) >= 0.95 * len(good)
+    assert reports and speaker_problem_counts(reports).get('no_audio', 0) <= 0.05 * len(good), \
+        reports
+    speaker.frames(10)
+    assert wait_until(lambda: listener.warned('stamped audio is back'), 5), listener.warnings
 
 
 def test_lifecycle_deactivate_silences_and_reactivate_resumes(reaction):

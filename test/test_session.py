@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from react_ros.errors import InputProblem
-from react_ros.session import ReactionSession
+from react_ros.session import ReactionSession, STAMPED_AUDIO_PREFERENCE_S
 
 RATE = 16000
 FRAME = np.zeros((4, 4, 3), np.uint8)
@@ -232,3 +232,26 @@ def test_future_and_stale_stamps_are_warned_and_kept_out_of_restarts_and_latency
     zeroed = session.report(period_s=1.0)
     assert (zeroed.frames_received, zeroed.frames_processed, zeroed.frames_dropped,
             zeroed.bad_frames) == (0, 0, 0, 0)
+
+
+def test_unstamped_audio_waits_for_stamped_to_stop_then_is_placed_by_arrival():
+    clock, stamp_clock = FakeClock(), FakeClock(100.0)
+    session, pipeline, warned = make_session(clock=clock, stamp_clock=stamp_clock)
+    session.start_over()
+    assert not session.unstamped_audio_wanted()  # stamped audio may still come
+    clock.now = STAMPED_AUDIO_PREFERENCE_S
+    assert session.unstamped_audio_wanted()
+    session.push_unstamped_audio(audio(0.02), RATE)
+    assert pipeline.audio_end_time == 100.0  # ends when it arrived
+    assert [problem for problem, _ in warned] == ['audio_unstamped']
+    stamp_clock.now = 100.025  # 5 ms of arrival jitter: placed right after the last chunk
+    session.push_unstamped_audio(audio(0.02), RATE)
+    assert math.isclose(pipeline.audio_end_time, 100.02)
+    stamp_clock.now = 101.0  # a real gap: placed by arrival again
+    session.push_unstamped_audio(audio(0.02), RATE)
+    assert pipeline.audio_end_time == 101.0
+    session.push_audio(audio(0.02), 101.0, RATE)  # stamped audio is back and preferred
+    assert warned[-1][0] == 'audio_stamped'
+    assert not session.unstamped_audio_wanted()
+    clock.now += STAMPED_AUDIO_PREFERENCE_S
+    assert session.unstamped_audio_wanted()

@@ -6,9 +6,10 @@ head motion: slow sway, small turns and rolls, and nods that grow while the spea
 audio is real espeak-ng speech with pauses, so a bag has both talking and silence. Everything is
 derived from the seed, and stamps start at a fixed epoch, so the same seed gives the same bytes.
 
-Topics: /image (sensor_msgs/msg/Image rgb8), /audio (audio_common_msgs/msg/AudioDataStamped,
-S16LE mono, 20 ms chunks; header stamp = first sample, log time = chunk end, when a microphone
-would deliver it) and /audio_info (audio_common_msgs/msg/AudioInfo, once at the start).
+Topics: /image (sensor_msgs/msg/Image rgb8), /audio_stamped
+(audio_common_msgs/msg/AudioDataStamped, S16LE mono, 20 ms chunks; header stamp = first sample,
+log time = chunk end, when a microphone would deliver it) and /audio_info
+(audio_common_msgs/msg/AudioInfo, coding_format wave, once at the start).
 ROS-free: written with rosbags.
 """
 
@@ -31,7 +32,7 @@ import skimage.data
 from tqdm import tqdm
 
 IMAGE_TOPIC = '/image'
-AUDIO_TOPIC = '/audio'
+AUDIO_TOPIC = '/audio_stamped'
 AUDIO_INFO_TOPIC = '/audio_info'
 CAMERA_FRAME = 'camera'
 MICROPHONE_FRAME = 'microphone'

@@ -263,9 +263,13 @@ def _shift_stamp(raw, leading_header: bool, restamp: bool, loop_shift_ns: int, b
     return bytes(payload)
 
 
-def play_in_own_context(path, **options) -> PlayStats:
-    """Play a bag as play_bag does, in an rclpy context of its own (a player process)."""
-    rclpy.init()
+def play_in_own_context(path, ros_args=(), **options) -> PlayStats:
+    """
+    Play a bag as play_bag does, in an rclpy context of its own (a player process).
+
+    ros_args: `--ros-args ...` for the player node (remaps of the bag's topics, parameters).
+    """
+    rclpy.init(args=list(ros_args))
     try:
         return play_bag(path, **options)
     finally:

@@ -13,6 +13,10 @@
     react-ros engines build|list|verify --engines DIR       TensorRT plans of an export
     react-ros features --data DIR [--split S] [--force]     cache per-frame speaker features
 
+ROS arguments after the command's own (`react-ros run --ros-args -r __ns:=/r1`, as `ros2 run
+react_ros react-ros run --ros-args ...` passes them) go to rclpy for the commands that start
+ROS nodes (ROS_COMMANDS), as `args.ros_args`.
+
 Each command module has `HELP` (one line), `add_arguments(parser)` and `run(args) -> exit
 code`. Building the parser imports only argparse and light constants; a command imports the
 library it drives (torch, rclpy, ...) inside `run`, so `react-ros --help` and each command
@@ -31,6 +35,26 @@ COMMANDS = {
     'eval': eval_command, 'train': train, 'predict': predict, 'features': features,
     'export': export, 'engines': engines,
 }
+# The commands whose nodes take `--ros-args ...` (remaps, namespace, parameters).
+ROS_COMMANDS = ('run', 'play')
+
+
+def split_ros_args(argv: list) -> tuple:
+    """
+    Split argv into the command's own arguments and the ROS arguments.
+
+    As rcl reads them: each `--ros-args` starts ROS arguments, which run to a `--` or the end.
+    """
+    own, ros, inside = [], [], False
+    for arg in argv:
+        if arg == '--ros-args':
+            inside = True
+            ros.append(arg)
+        elif inside and arg == '--':
+            inside = False
+        else:
+            (ros if inside else own).append(arg)
+    return own, ros
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Parse the command line and run the chosen command; return its exit code."""
-    args = build_parser().parse_args(argv)
+    own, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(own)
+    if ros_args and args.command not in ROS_COMMANDS:
+        parser.error(f'{args.command} starts no ROS node: --ros-args is for '
+                     f'{" and ".join(ROS_COMMANDS)}')
+    args.ros_args = ros_args
     return args.run(args)
 
 

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="republish the first loop's stamps on every loop (they jump back; "
                              'the default shifts each loop by the bag length)')
     parser.add_argument('--topics', nargs='+', help='only these topics')
-    parser.add_argument('--remap-prefix', default='', help='publish TOPIC as PREFIX/TOPIC')
+    parser.add_argument('--remap-prefix', default='', help='publish TOPIC as PREFIX/TOPIC '
+                        '(bag topics are absolute: `--ros-args -r __ns:=` does not move them; '
+                        '`--ros-args -r /image:=/r1/image` remaps one)')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='S',
                         help='wait up to S seconds for every topic to have a subscriber')
 
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         stats = play_in_own_context(
             args.bag, rate=args.rate, restamp=not args.no_restamp, loops=args.loops,
             repeat_stamps=args.repeat_stamps, topics=args.topics, remap_prefix=args.remap_prefix,
-            wait_for_subscribers_s=args.wait_subscribers)
+            wait_for_subscribers_s=args.wait_subscribers, ros_args=args.ros_args)
     except (FileNotFoundError, RuntimeError, ValueError) as error:
         print(f'play: error: {error}', file=sys.stderr)
         return 2

@@ -21,4 +21,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Spin the nodes until Ctrl-C or shutdown; return the exit code."""
     from react_ros.nodes.run_all import run_nodes  # rclpy and the models load only here
-    return run_nodes(args.params_file, microphone=not args.no_microphone, backend=args.backend)
+    return run_nodes(args.params_file, microphone=not args.no_microphone, backend=args.backend,
+                     ros_args=args.ros_args)

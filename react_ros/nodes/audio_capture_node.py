@@ -1,9 +1,11 @@
 """
-audio_capture_node: the microphone, as audio_common_msgs/AudioDataStamped chunks on `audio`.
+audio_capture_node: the microphone, on audio_common's topics, as audio_capture publishes it.
 
-Captures S16LE through PortAudio (sounddevice) and announces the format once on `audio_info`
-(transient local, so late subscribers get it). Each chunk is stamped with the time of its first
-sample. If the device cannot be opened the node says why and retries.
+Captures S16LE through PortAudio (sounddevice) and publishes every chunk twice, as
+audio_common's audio_capture does: audio_common_msgs/AudioDataStamped on `audio_stamped`
+(stamped with the time of its first sample) and AudioData on `audio`. The format goes out on
+`audio_info` at start and every 5 s (transient local too, so late subscribers get it at once),
+coding_format 'wave'. If the device cannot be opened the node says why and retries.
 """
 
 import queue
@@ -17,6 +19,8 @@ import sounddevice
 
 SAMPLE_FORMAT = 'S16LE'
 RETRY_PERIOD_S = 2.0
+# audio_capture re-sends audio_info this often: volatile subscribers that start late get it.
+INFO_PERIOD_S = 5.0
 
 
 class AudioCaptureNode(Node):
@@ -39,7 +43,8 @@ class AudioCaptureNode(Node):
         self._chunk = self._rate * self.get_parameter('chunk_ms').value // 1000
         self._frame_id = self.get_parameter('frame_id').value
 
-        self._audio_pub = self.create_publisher(AudioDataStamped, 'audio', 100)
+        self._stamped_pub = self.create_publisher(AudioDataStamped, 'audio_stamped', 100)
+        self._audio_pub = self.create_publisher(AudioData, 'audio', 100)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=ReliabilityPolicy.RELIABLE)
         self._info_pub = self.create_publisher(AudioInfo, 'audio_info', latched)
@@ -48,6 +53,7 @@ class AudioCaptureNode(Node):
         self._open_timer = self.create_timer(RETRY_PERIOD_S, self._open_stream)
         self._publish_timer = self.create_timer(self._chunk / self._rate / 2,
                                                 self.publish_pending_chunks)
+        self._info_timer = self.create_timer(INFO_PERIOD_S, self.publish_info)
         self._open_stream()
         self.publish_info()
 
@@ -94,10 +100,11 @@ class AudioCaptureNode(Node):
             msg = AudioDataStamped(audio=AudioData(data=data))
             msg.header.stamp = first_sample_time.to_msg()
             msg.header.frame_id = self._frame_id
-            self._audio_pub.publish(msg)
+            self._stamped_pub.publish(msg)
+            self._audio_pub.publish(msg.audio)
 
     def publish_info(self):
-        """Announce the stream format (latched)."""
+        """Announce the stream format (latched, and again every INFO_PERIOD_S)."""
         self._info_pub.publish(AudioInfo(
             channels=self._channels, sample_rate=self._rate, sample_format=SAMPLE_FORMAT,
             bitrate=self._rate * self._channels * 16, coding_format='wave'))

@@ -20,7 +20,7 @@ import random
 import threading
 from typing import Optional
 
-from audio_common_msgs.msg import AudioDataStamped, AudioInfo
+from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import Expression, FacialActionUnits
 import numpy as np
@@ -65,8 +65,8 @@ class ReactionNode(LifecycleNode):
 
     # What configure creates and cleanup destroys (the suffix says how).
     _ENTITIES = ('_coefficients_pub', '_expression_pub', '_facs_pub', '_diagnostics_pub',
-                 '_animatronic_pub', '_image_sub', '_audio_sub', '_audio_info_sub',
-                 '_diagnostics_timer')
+                 '_animatronic_pub', '_image_sub', '_audio_sub', '_audio_stamped_sub',
+                 '_audio_info_sub', '_diagnostics_timer')
 
     def __init__(self, **kwargs):
         super().__init__('reaction_node', **kwargs)
@@ -184,14 +184,17 @@ class ReactionNode(LifecycleNode):
         pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
+        # Every topic is relative, so a namespace (one robot of several) moves them all. At the
+        # root they are ros4hri's (REP-155) /robot_face/expression and /robot_face/facs, the
+        # robot's own face, and the usual /diagnostics.
         self._coefficients_pub = self.create_lifecycle_publisher(
             JointState, 'reaction/coefficients', 100)
         self._expression_pub = self.create_lifecycle_publisher(
-            Expression, '/robot_face/expression', 10)
+            Expression, 'robot_face/expression', 10)
         self._facs_pub = self.create_lifecycle_publisher(
-            FacialActionUnits, '/robot_face/facs', 10)
+            FacialActionUnits, 'robot_face/facs', 10)
         self._diagnostics_pub = self.create_lifecycle_publisher(
-            DiagnosticArray, '/diagnostics', 10)
+            DiagnosticArray, 'diagnostics', 10)
         self._animatronic_pub = None
         if self._mapper:
             self._animatronic_pub = self.create_lifecycle_publisher(
@@ -199,12 +202,16 @@ class ReactionNode(LifecycleNode):
 
         self._image_sub = self.create_subscription(
             Image, 'image', self.on_image, qos_profile_sensor_data)
-        self._audio_sub = self.create_subscription(
-            AudioDataStamped, 'audio', self.on_audio, 100)
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                             reliability=ReliabilityPolicy.RELIABLE)
+        # audio_common's topics and types: audio_capture publishes each chunk on both.
+        self._audio_stamped_sub = self.create_subscription(
+            AudioDataStamped, 'audio_stamped', self.on_audio_stamped, 100)
+        self._audio_sub = self.create_subscription(AudioData, 'audio', self.on_audio, 100)
+        # Volatile: matches audio_capture's volatile audio_info (re-sent every 5 s) and a
+        # transient-local one alike; the last value received is kept.
+        info_qos = QoSProfile(depth=1, durability=DurabilityPolicy.VOLATILE,
+                              reliability=ReliabilityPolicy.RELIABLE)
         self._audio_info_sub = self.create_subscription(
-            AudioInfo, 'audio_info', self.on_audio_info, latched)
+            AudioInfo, 'audio_info', self.on_audio_info, info_qos)
         self._diagnostics_timer = self.create_timer(
             self.get_parameter('diagnostics_period_s').value, self.publish_diagnostics)
 
@@ -213,7 +220,8 @@ class ReactionNode(LifecycleNode):
                               self.get_parameter('audio.sample_format').value)
         self._pcm.validate()
         self._session = ReactionSession(
-            pipeline, self._stream_seed, self._warn, audio_topic=self._audio_sub.topic_name,
+            pipeline, self._stream_seed, self._warn,
+            audio_topic=f'{self._audio_stamped_sub.topic_name} or {self._audio_sub.topic_name}',
             audio_wait_s=self.get_parameter('audio_wait_s').value,
             silence_warning_s=self.get_parameter('silence_warning_s').value,
             stamp_clock=self._now_s)
@@ -315,36 +323,54 @@ class ReactionNode(LifecycleNode):
             self._session.offer_frame(msg)
 
     def on_audio_info(self, msg: AudioInfo):
-        """Adopt the microphone's announced format, if it is one we can decode."""
-        announced = PcmFormat(msg.sample_rate, msg.channels, msg.sample_format)
+        """
+        Adopt the microphone's announced format, if it is one we can decode.
+
+        A compressed coding_format (mp3) is adopted too: the chunks after it are rejected,
+        not decoded as PCM.
+        """
+        announced = PcmFormat(msg.sample_rate, msg.channels, msg.sample_format,
+                              msg.coding_format)
         try:
-            announced.validate()
+            if announced.is_pcm:
+                announced.validate()
         except InputProblem as error:
             self._warn(f'audio_info_{error.problem}:{msg.sample_format}',
                        f'ignoring audio_info: {error}; keeping {self._pcm}')
             return
-        if announced.sample_rate != self._pcm.sample_rate:
+        if announced.is_pcm and announced.sample_rate != self._pcm.sample_rate:
             self._warn('audio_rate', f'audio_info announces {announced.sample_rate} Hz; '
                        "resampling to the model's 16000 Hz")
         self._pcm = announced
 
-    def on_audio(self, msg: AudioDataStamped):
-        """Decode a chunk and place it on the audio timeline."""
+    def on_audio_stamped(self, msg: AudioDataStamped):
+        """Decode a stamped chunk and place it on the audio timeline at its stamp."""
+        self._take_audio(bytes(msg.audio.data), stamp_to_seconds(msg.header.stamp),
+                         self._audio_stamped_sub.topic_name)
+
+    def on_audio(self, msg: AudioData):
+        """Decode an unstamped chunk, only while no stamped audio comes (it is preferred)."""
+        if self._active and self._session.unstamped_audio_wanted():
+            self._take_audio(bytes(msg.data), None, self._audio_sub.topic_name)
+
+    def _take_audio(self, data: bytes, stamp: Optional[float], topic: str):
+        """Decode a chunk (stamp None: unstamped) and hand it to the session."""
         if not self._active:
             return
         pcm = self._pcm
         try:
-            notices = self._session.push_audio(pcm.to_mono(bytes(msg.audio.data)),
-                                               stamp_to_seconds(msg.header.stamp),
-                                               pcm.sample_rate)
+            samples = pcm.to_mono(data)
+            if stamp is None:
+                notices = self._session.push_unstamped_audio(samples, pcm.sample_rate)
+            else:
+                notices = self._session.push_audio(samples, stamp, pcm.sample_rate)
         except InputProblem as error:
-            self._session.reject('audio', f'audio_{error.problem}:{pcm.sample_format}',
-                                 f'dropping audio chunk on {self._audio_sub.topic_name} '
-                                 f'({pcm}): {error}')
+            self._session.reject('audio', f'audio_{error.problem}:{pcm.encoding}',
+                                 f'dropping audio chunk on {topic} ({pcm}): {error}')
             return
         except Exception as error:  # an exception here would stop the whole executor
             self._session.reject('audio', f'audio_error:{type(error).__name__}',
-                                 f'audio chunk on {self._audio_sub.topic_name} ({pcm}) failed: '
+                                 f'audio chunk on {topic} ({pcm}) failed: '
                                  f'{type(error).__name__}: {error}; skipped')
             return
         for notice in notices:
@@ -459,7 +485,8 @@ class ReactionNode(LifecycleNode):
         elif not report.rate_hz:
             level, message = DiagnosticStatus.WARN, 'no camera frames processed'
         status = DiagnosticStatus(
-            level=level, name=f'{self.get_name()}: {PIPELINE_STATUS}', message=message,
+            level=level, name=f'{self.get_fully_qualified_name()}: {PIPELINE_STATUS}',
+            message=message,
             hardware_id='react_ros',
             values=[KeyValue(key=key, value=f'{value:.3f}' if isinstance(value, float)
                              else str(value)) for key, value in values.items()])

@@ -13,14 +13,16 @@ from react_ros.nodes.face_display_node import FaceDisplayNode
 from react_ros.nodes.reaction_node import ReactionNode
 
 
-def run_nodes(params_file, microphone: bool = True, backend: str = None) -> int:
+def run_nodes(params_file, microphone: bool = True, backend: str = None,
+              ros_args=()) -> int:
     """
     Spin the nodes until Ctrl-C or shutdown; return an exit code.
 
     params_file: the parameter YAML of all nodes; microphone False: no audio_capture_node
-    (e.g. while a bag plays the audio); backend: reaction_node's, instead of the YAML's.
+    (e.g. while a bag plays the audio); backend: reaction_node's, instead of the YAML's;
+    ros_args: `--ros-args ...` for every node (namespace, remaps, parameters), after the YAML.
     """
-    rclpy.init(args=['--ros-args', '--params-file', str(params_file)])
+    rclpy.init(args=['--ros-args', '--params-file', str(params_file), *ros_args])
     overrides = [] if backend is None else [
         Parameter('backend', Parameter.Type.STRING, backend)]
     nodes = [ReactionNode(parameter_overrides=overrides), FaceDisplayNode()]

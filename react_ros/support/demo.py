@@ -23,7 +23,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.serialization import deserialize_message
 from react_ros.bag import dds_environment
-from react_ros.bag.make_bag import make_demo_bag
+from react_ros.bag.make_bag import AUDIO_TOPIC, make_demo_bag
 from react_ros.bag.recorder import BagRecorder
 from react_ros.message_codecs import decode_image
 from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
@@ -53,9 +53,11 @@ def run_demo(out_dir: Path, bag: Path = None, duration_s: float = 20.0, params_f
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    bag = bag or out_dir / 'demo_bag'
-    if not bag.exists():
-        print(make_demo_bag(bag, duration_s=duration_s).describe())
+    if bag is None:
+        bag = out_dir / 'demo_bag'
+        # A demo bag from before audio moved to audio_common's audio_stamped is rebuilt.
+        if not bag.exists() or f'name: {AUDIO_TOPIC}\n' not in _metadata(bag):
+            print(make_demo_bag(bag, duration_s=duration_s, overwrite=True).describe())
     # Before rclpy.init: this process and the node processes share one loopback-only domain.
     os.environ.update(dds_environment(domain_id or random.randint(1, 100)))
     session = record_session(bag, out_dir, params_file)
@@ -63,6 +65,12 @@ def run_demo(out_dir: Path, bag: Path = None, duration_s: float = 20.0, params_f
     write_video(session, out_dir / 'demo.mp4')
     print(format_summary(summary, out_dir / 'demo.mp4'))
     return 0 if summary['frames_out'] > 0 else 1
+
+
+def _metadata(bag: Path) -> str:
+    """Return a bag's metadata.yaml text ('' when it has none)."""
+    path = bag / 'metadata.yaml'
+    return path.read_text() if path.is_file() else ''
 
 
 def record_session(bag: Path, out_dir: Path, params_file=None) -> dict:

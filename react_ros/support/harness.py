@@ -162,7 +162,7 @@ def play(bag: Path, env: Dict[str, str], log_dir: Path, timeout_s: float = 600.0
     The player has a process of its own: one Python process that both plays and receives
     large images stalled the image flow for 1-2 s at a time.
     """
-    player = NodeProcess(['react_ros', 'play', str(bag), '--topics', '/image', '/audio',
+    player = NodeProcess(['react_ros', 'play', str(bag), '--topics', '/image', '/audio_stamped',
                           '/audio_info', '--wait-subscribers', '60'], env,
                          Path(log_dir) / 'player.log')
     try:
