@@ -10,11 +10,13 @@ import threading
 import time
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 from hri_msgs.msg import Expression
 import pytest
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
 from react_ros.bag.make_bag import IMAGE_TOPIC, make_demo_bag
+from react_ros.nodes.common import PIPELINE_STATUS
 from react_ros.resources import default_config_path
 from react_ros.support.harness import bring_up, LifecycleClient, NodeProcess, wait_until
 from sensor_msgs.msg import Image, JointState
@@ -107,12 +109,22 @@ def test_each_robot_reacts_to_its_own_camera_only(robots, ros_node):
         # Nothing answered that this robot's camera did not send.
         assert robot.answered_stamps() <= sent, robot.namespace
         assert robot.expressions, f'no {robot.namespace}/robot_face/expression'
-    # The hri and diagnostics topics moved into the namespaces too. (Waited for: nodes of
-    # earlier tests that published there may linger in the graph for a moment.)
+    # The hri topics moved into the namespaces too. (Waited for: nodes of earlier tests that
+    # published there may linger in the graph for a moment.)
     for topic in ('/robot_face/expression', '/robot_face/facs', '/reaction/coefficients'):
         assert wait_until(lambda: ros_node.count_publishers(topic) == 0, 10), topic
-    for namespace in ROBOTS:
-        assert ros_node.count_publishers(f'{namespace}/diagnostics') == 1, namespace
+
+
+def test_both_robots_report_on_the_one_diagnostics_topic(robots, ros_node):
+    names = set()
+    sub = ros_node.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda msg: names.update(status.name for status in msg.status), 10)
+    try:
+        expected = {f'{namespace}/reaction_node: {PIPELINE_STATUS}' for namespace in ROBOTS}
+        assert wait_until(lambda: expected <= set(names), 10), names
+    finally:
+        ros_node.destroy_subscription(sub)
 
 
 @pytest.mark.parametrize('namespace', ROBOTS)

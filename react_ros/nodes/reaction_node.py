@@ -184,9 +184,11 @@ class ReactionNode(LifecycleNode):
         pipeline.warm_up()
         self._mapper = self._load_animatronic()
 
-        # Every topic is relative, so a namespace (one robot of several) moves them all. At the
-        # root they are ros4hri's (REP-155) /robot_face/expression and /robot_face/facs, the
-        # robot's own face, and the usual /diagnostics.
+        # Every output topic is relative, so a namespace (one robot of several) moves them all;
+        # at the root they are ros4hri's (REP-155) /robot_face/expression and /robot_face/facs,
+        # the robot's own face. /diagnostics stays absolute, as diagnostic_updater's does: the
+        # aggregator and rqt_robot_monitor listen there, and the status carries the node's full
+        # name, so robots stay apart.
         self._coefficients_pub = self.create_lifecycle_publisher(
             JointState, 'reaction/coefficients', 100)
         self._expression_pub = self.create_lifecycle_publisher(
@@ -194,7 +196,7 @@ class ReactionNode(LifecycleNode):
         self._facs_pub = self.create_lifecycle_publisher(
             FacialActionUnits, 'robot_face/facs', 10)
         self._diagnostics_pub = self.create_lifecycle_publisher(
-            DiagnosticArray, 'diagnostics', 10)
+            DiagnosticArray, '/diagnostics', 10)
         self._animatronic_pub = None
         if self._mapper:
             self._animatronic_pub = self.create_lifecycle_publisher(
