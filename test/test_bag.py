@@ -18,14 +18,15 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, ReliabilityPolicy
 from react_ros.bag.make_bag import (
     AUDIO_CHUNK_SAMPLES, AUDIO_INFO_TOPIC, AUDIO_TOPIC, EPOCH_NS, IMAGE_TOPIC, make_demo_bag)
 from react_ros.bag.msg_types import (AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore,
                                      read_header_stamp)
-from react_ros.bag.player import BagPlayer, play_bag
+from react_ros.bag.player import BagPlayer, play_bag, publisher_qos
 from react_ros.bag.recorder import BagRecorder
 from react_ros.spec import AUDIO_SAMPLE_RATE
+from rosbags.interfaces import QosDurability
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 
@@ -138,6 +139,22 @@ def test_demo_bag_is_deterministic_for_a_seed(demo_bag, tmp_path):
         assert same[topic] == first[topic], f'{topic} differs for the same seed'
     assert other[IMAGE_TOPIC] != first[IMAGE_TOPIC]
     assert other[AUDIO_TOPIC] != first[AUDIO_TOPIC]
+
+
+def test_bag_records_the_publishers_qos_and_the_player_offers_it(demo_bag):
+    with Reader(demo_bag) as reader:
+        offered = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+    assert all(len(profiles) == 1 for profiles in offered.values()), offered
+    # As ros2 bag play would republish them: audio_info latched, the camera best effort.
+    info = publisher_qos(AUDIO_INFO_TYPE, offered[AUDIO_INFO_TOPIC])
+    assert info.durability == DurabilityPolicy.TRANSIENT_LOCAL and info.depth == 1
+    image = publisher_qos('sensor_msgs/msg/Image', offered[IMAGE_TOPIC])
+    assert image.reliability == ReliabilityPolicy.BEST_EFFORT
+    audio = publisher_qos(AUDIO_TYPE, offered[AUDIO_TOPIC])
+    assert audio.reliability == ReliabilityPolicy.RELIABLE and audio.depth == 100
+    # A recording's own QoS wins over the type's default: a volatile audio_info stays volatile.
+    volatile = offered[AUDIO_INFO_TOPIC][0]._replace(durability=QosDurability.VOLATILE)
+    assert publisher_qos(AUDIO_INFO_TYPE, [volatile]).durability == DurabilityPolicy.VOLATILE
 
 
 def test_make_bag_refuses_to_overwrite(demo_bag, tmp_path):

@@ -9,6 +9,7 @@ The fault is injected into the node's own session (no frame reaches that code pa
 every per-frame failure is caught inside the worker); the middleware is real.
 """
 
+from contextlib import contextmanager
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -25,14 +26,14 @@ from sensor_msgs.msg import Image, JointState
 NAMESPACE = '/watchdog_test'
 
 
-@pytest.fixture
-def node_in_process(ros_node):
+@contextmanager
+def active_reaction_node(*parameters: Parameter):
     """Yield an active ReactionNode (untrained networks, 0.2 s diagnostics) spinning here."""
     from react_ros.nodes.reaction_node import ReactionNode
 
     node = ReactionNode(namespace=NAMESPACE, parameter_overrides=[
         Parameter('model_path', value='untrained'), Parameter('diagnostics_period_s', value=0.2),
-        Parameter('animatronic_config', value='none')])
+        Parameter('animatronic_config', value='none'), *parameters])
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
@@ -45,6 +46,26 @@ def node_in_process(ros_node):
         node.trigger_deactivate()
         executor.shutdown()
         node.destroy_node()
+
+
+@pytest.fixture
+def node_in_process(ros_node):
+    with active_reaction_node() as node:
+        yield node
+
+
+def test_diagnostics_keep_coming_on_sim_time_without_a_clock(ros_node):
+    """use_sim_time with no /clock publisher (a bag played without --clock): still reported."""
+    reports = []
+    sub = ros_node.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda msg: reports.extend(s for s in msg.status if NAMESPACE[1:] in s.name), 10)
+    try:
+        with active_reaction_node(Parameter('use_sim_time', value=True)) as node:
+            assert node.get_clock().now().nanoseconds == 0  # sim time, and no /clock
+            assert wait_until(lambda: len(reports) >= 3, 10), reports
+    finally:
+        ros_node.destroy_subscription(sub)
 
 
 def test_a_dead_worker_is_reported_and_restarted(node_in_process, ros_node):

@@ -23,7 +23,7 @@ from typing import Dict, Iterator, List, Tuple
 import cv2
 import numpy as np
 from react_ros.bag.msg_types import (
-    AUDIO_DATA_TYPE, AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore, IMAGE_TYPE)
+    AUDIO_DATA_TYPE, AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore, IMAGE_TYPE, publisher_qos_policy)
 from react_ros.spec import AUDIO_SAMPLE_RATE, FPS
 from react_ros.speech import speak_with_pauses, to_s16le, Voice
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -270,7 +270,10 @@ def make_demo_bag(out_path, duration_s: float = 20.0, seed: int = 0, fps: float 
     try:
         with writer:
             connections = {
-                topic: writer.add_connection(topic, msgtype, typestore=typestore)
+                # With the QoS the live publishers offer, so ros2 bag play keeps audio_info
+                # latched and the images best effort.
+                topic: writer.add_connection(topic, msgtype, typestore=typestore,
+                                             offered_qos_profiles=[publisher_qos_policy(msgtype)])
                 for topic, msgtype in ((AUDIO_INFO_TOPIC, AUDIO_INFO_TYPE),
                                        (IMAGE_TOPIC, IMAGE_TYPE), (AUDIO_TOPIC, AUDIO_TYPE))}
             for log_ns, topic, raw in tqdm(messages, total=total, unit='msg',

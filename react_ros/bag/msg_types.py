@@ -13,6 +13,8 @@ import struct
 from typing import Dict, List, Optional
 
 from react_ros.resources import share_directories
+from rosbags.interfaces import (
+    Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime)
 from rosbags.typesys import get_types_from_msg, get_typestore as rosbags_typestore, Stores
 from rosbags.typesys.store import Typestore
 
@@ -24,10 +26,33 @@ AUDIO_TYPE = 'audio_common_msgs/msg/AudioDataStamped'
 AUDIO_DATA_TYPE = 'audio_common_msgs/msg/AudioData'
 AUDIO_INFO_TYPE = 'audio_common_msgs/msg/AudioInfo'
 
+IMAGE_TYPES = (IMAGE_TYPE, 'sensor_msgs/msg/CompressedImage')
+_DEFAULT_TIME = QosTime(sec=0, nsec=0)  # rosbag2's "default" deadline/lifespan/lease
+
 # CDR payload = 4-byte encapsulation header, then the message; a leading std_msgs/Header starts
 # with builtin_interfaces/Time {int32 sec, uint32 nanosec}.
 CDR_ENCAPSULATION_SIZE = 4
 _STAMP_FORMATS = {0: '>iI', 1: '<iI'}  # encapsulation byte 1: 0 = big endian, 1 = little
+
+
+def publisher_qos_policy(msgtype: str) -> Qos:
+    """
+    Return the QoS a live publisher of msgtype offers, as rosbag2 metadata records it.
+
+    Images: best effort, depth 5 (like camera drivers; matches sensor-data subscribers).
+    AudioInfo: reliable + transient local, so late subscribers still get it (volatile ones
+    match too). Anything else (audio chunks): reliable, depth 100. Written into the demo bag's
+    offered_qos_profiles and used by the player for bags that record none.
+    """
+    depth, reliability, durability = 100, QosReliability.RELIABLE, QosDurability.VOLATILE
+    if msgtype in IMAGE_TYPES:
+        depth, reliability = 5, QosReliability.BEST_EFFORT
+    elif msgtype == AUDIO_INFO_TYPE:
+        depth, durability = 1, QosDurability.TRANSIENT_LOCAL
+    return Qos(history=QosHistory.KEEP_LAST, depth=depth, reliability=reliability,
+               durability=durability, deadline=_DEFAULT_TIME, lifespan=_DEFAULT_TIME,
+               liveliness=QosLiveliness.AUTOMATIC,
+               liveliness_lease_duration=_DEFAULT_TIME, avoid_ros_namespace_conventions=False)
 
 
 def msg_directories(package: str) -> List[Path]:

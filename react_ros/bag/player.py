@@ -16,17 +16,17 @@ import importlib
 from pathlib import Path
 import threading
 import time
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from react_ros.bag.msg_types import (
-    AUDIO_INFO_TYPE, IMAGE_TYPE, read_header_stamp, write_header_stamp)
+    publisher_qos_policy, read_header_stamp, write_header_stamp)
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosReliability
 from rosbags.rosbag2 import Reader
 
-IMAGE_TYPES = (IMAGE_TYPE, 'sensor_msgs/msg/CompressedImage')
 HEADER_FIELD_TYPE = 'std_msgs/Header'  # how generated classes name it in _fields_and_field_types
 # After the last publish, keep the publishers this long so reliable readers get every message.
 LINGER_S = 0.5
@@ -34,20 +34,22 @@ LINGER_S = 0.5
 MATCH_SETTLE_S = 0.3
 
 
-def publisher_qos(msgtype: str) -> QoSProfile:
+def publisher_qos(msgtype: str, offered: Sequence[Qos] = ()) -> QoSProfile:
     """
-    Return the publisher QoS for a message type.
+    Return the QoS to republish a bag's topic with, as ros2 bag play chooses it.
 
-    Images: best effort, depth 5 (like camera drivers; matches sensor-data subscribers).
-    AudioInfo: reliable + transient local, so late subscribers still get it. Anything else
-    (audio chunks): reliable, depth 100.
+    The first of the recording's offered_qos_profiles when the bag has them (a transient-local
+    audio_info stays latched), else msg_types.publisher_qos_policy for the type.
     """
-    if msgtype in IMAGE_TYPES:
-        return QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
-    if msgtype == AUDIO_INFO_TYPE:
-        return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    qos = offered[0] if offered else publisher_qos_policy(msgtype)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_ALL if qos.history == QosHistory.KEEP_ALL
+        else HistoryPolicy.KEEP_LAST,
+        depth=max(qos.depth, 1),
+        reliability=ReliabilityPolicy.BEST_EFFORT
+        if qos.reliability == QosReliability.BEST_EFFORT else ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL
+        if qos.durability == QosDurability.TRANSIENT_LOCAL else DurabilityPolicy.VOLATILE)
 
 
 def message_class(msgtype: str):
@@ -107,13 +109,17 @@ class TopicPublishers:
         self._publishers = {}
         self._leading_header = {}
 
-    def get(self, topic: str, msgtype: str):
-        """Return (publisher, whether the type starts with a Header) for a topic."""
+    def get(self, topic: str, msgtype: str, offered: Sequence[Qos] = ()):
+        """
+        Return (publisher, whether the type starts with a Header) for a topic.
+
+        offered: the bag's offered QoS profiles for it, used when the publisher is created.
+        """
         key = (topic, msgtype)
         if key not in self._publishers:
             msg_class = message_class(msgtype)
             self._publishers[key] = self.node.create_publisher(
-                msg_class, topic, publisher_qos(msgtype))
+                msg_class, topic, publisher_qos(msgtype, offered))
             self._leading_header[key] = has_leading_header(msg_class)
         return self._publishers[key], self._leading_header[key]
 
@@ -194,7 +200,7 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
             connections = _select_connections(reader, topics)
             for connection in connections:
                 publishers.get(output_topic(connection.topic, remap_prefix),
-                               connection.msgtype)
+                               connection.msgtype, connection.ext.offered_qos_profiles)
             if wait_for_subscribers_s > 0 and not publishers.wait_for_subscribers(
                     wait_for_subscribers_s, stop):
                 node.get_logger().warning(

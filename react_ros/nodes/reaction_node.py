@@ -25,6 +25,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import Expression, FacialActionUnits
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
@@ -214,8 +215,11 @@ class ReactionNode(LifecycleNode):
                               reliability=ReliabilityPolicy.RELIABLE)
         self._audio_info_sub = self.create_subscription(
             AudioInfo, 'audio_info', self.on_audio_info, info_qos)
+        # On the steady clock: with use_sim_time and no /clock (a bag played without --clock),
+        # a ROS-time timer would never fire and /diagnostics would fall silent.
         self._diagnostics_timer = self.create_timer(
-            self.get_parameter('diagnostics_period_s').value, self.publish_diagnostics)
+            self.get_parameter('diagnostics_period_s').value, self.publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME))
 
         self._pcm = PcmFormat(self.get_parameter('audio.sample_rate').value,
                               self.get_parameter('audio.channels').value,
