@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, ReliabilityPolicy
 from react_ros.bag.make_bag import (
     AUDIO_CHUNK_SAMPLES, AUDIO_INFO_TOPIC, AUDIO_TOPIC, EPOCH_NS, IMAGE_TOPIC, make_demo_bag)
@@ -246,6 +247,22 @@ def test_player_repeat_stamps_replays_the_first_loops_stamps(demo_bag, ros_conte
     stamps = [read_header_stamp(raw) for _, raw in recorder.messages['/again/image']]
     assert len(stamps) == 2 * NUM_IMAGES
     assert stamps[NUM_IMAGES:] == stamps[:NUM_IMAGES]  # the old behaviour, behind the flag
+
+
+def test_player_clock_drives_a_sim_time_node(demo_bag, ros_context):
+    listener = rclpy.create_node('sim_time_listener', context=ros_context,
+                                 parameter_overrides=[Parameter('use_sim_time', value=True)])
+    player = BagPlayer(context=ros_context)
+    with spinning(ros_context, listener):
+        assert listener.get_clock().now().nanoseconds == 0  # no /clock yet
+        play_bag(demo_bag, player, restamp=False, topics=[IMAGE_TOPIC], clock=True,
+                 wait_for_subscribers_s=0)
+        now_ns = listener.get_clock().now().nanoseconds
+    player.destroy_node()
+    listener.destroy_node()
+    # Without restamp the clock is the bag's own time: it ends at the last frame's log time.
+    last_frame_ns = EPOCH_NS + round((NUM_IMAGES - 1) * FRAME_NS)
+    assert abs(now_ns - last_frame_ns) < FRAME_NS, (now_ns - last_frame_ns) / 1e6
 
 
 LARGE_IMAGE_PUBLISHER = textwrap.dedent("""

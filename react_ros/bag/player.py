@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Sequence
 
+from builtin_interfaces.msg import Time
 import numpy as np
 import rclpy
 from rclpy.node import Node
@@ -26,10 +27,13 @@ from react_ros.bag.msg_types import (
     publisher_qos_policy, read_header_stamp, write_header_stamp)
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosReliability
 from rosbags.rosbag2 import Reader
+from rosgraph_msgs.msg import Clock
 
 HEADER_FIELD_TYPE = 'std_msgs/Header'  # how generated classes name it in _fields_and_field_types
 # After the last publish, keep the publishers this long so reliable readers get every message.
 LINGER_S = 0.5
+# /clock as rclcpp::ClockQoS, which use_sim_time subscribers (rclpy's TimeSource) match.
+CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 # After every publisher has matched a subscriber, give the readers' side time to match too.
 MATCH_SETTLE_S = 0.3
 
@@ -168,7 +172,7 @@ def _select_connections(reader: Reader, topics: Optional[Iterable[str]]) -> List
 
 def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: bool = True,
              loops: int = 1, repeat_stamps: bool = False, topics: Optional[Iterable[str]] = None,
-             remap_prefix: str = '', wait_for_subscribers_s: float = 0.0,
+             remap_prefix: str = '', wait_for_subscribers_s: float = 0.0, clock: bool = False,
              stop: Optional[threading.Event] = None) -> PlayStats:
     """
     Publish the messages of the rosbag2 at path with their recorded timing; block until done.
@@ -180,6 +184,8 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
     shifting each loop's by the bag length.
     topics: only these topics. remap_prefix: publish '/image' as prefix + '/image'.
     wait_for_subscribers_s: wait up to this long until every topic has a subscriber.
+    clock: publish /clock (rosgraph_msgs/Clock) with the playback time before every message,
+    as `ros2 bag play --clock` does, for nodes on use_sim_time; it follows the (re)stamps.
     stop: an Event that ends playback early.
     """
     if rate <= 0:
@@ -195,6 +201,7 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
             raise RuntimeError('rclpy is not initialised; call rclpy.init() or pass a node')
         node = BagPlayer()
     publishers = node.topic_publishers if isinstance(node, BagPlayer) else TopicPublishers(node)
+    clock_pub = node.create_publisher(Clock, '/clock', CLOCK_QOS) if clock else None
     try:
         with Reader(path) as reader:
             connections = _select_connections(reader, topics)
@@ -208,9 +215,11 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
                     'playing anyway')
             stats = _play(reader, connections, publishers, rate=rate, restamp=restamp,
                           loops=loops, repeat_stamps=repeat_stamps, remap_prefix=remap_prefix,
-                          stop=stop, context=node.context)
+                          clock_pub=clock_pub, stop=stop, context=node.context)
         stop.wait(LINGER_S)
     finally:
+        if clock_pub is not None:
+            node.destroy_publisher(clock_pub)
         if not isinstance(node, BagPlayer):
             publishers.destroy()
         if own_node:
@@ -219,7 +228,7 @@ def play_bag(path, node: Optional[Node] = None, *, rate: float = 1.0, restamp: b
 
 
 def _play(reader: Reader, connections: List, publishers: TopicPublishers, *, rate: float,
-          restamp: bool, loops: int, repeat_stamps: bool, remap_prefix: str,
+          restamp: bool, loops: int, repeat_stamps: bool, remap_prefix: str, clock_pub,
           stop: threading.Event, context) -> PlayStats:
     bag_start = reader.start_time
     loop_ns = max(reader.end_time - 1 - bag_start, 1)  # last message lands where loop 2 starts
@@ -238,6 +247,11 @@ def _play(reader: Reader, connections: List, publishers: TopicPublishers, *, rat
             if stop.is_set() or not context.ok():
                 stats.stopped_early = True
                 break
+            if clock_pub is not None:
+                now_ns = _playback_time(log_ns + loop_shift_ns, restamp, bag_start,
+                                        start_wall_ns, rate)
+                clock_pub.publish(Clock(clock=Time(sec=now_ns // 1_000_000_000,
+                                                   nanosec=now_ns % 1_000_000_000)))
             topic = output_topic(connection.topic, remap_prefix)
             publisher, leading_header = publishers.get(topic, connection.msgtype)
             payload = _shift_stamp(raw, leading_header, restamp, loop_shift_ns, bag_start,
@@ -257,15 +271,21 @@ def _play(reader: Reader, connections: List, publishers: TopicPublishers, *, rat
     return stats
 
 
+def _playback_time(bag_ns: int, restamp: bool, bag_start: int, start_wall_ns: int,
+                   rate: float) -> int:
+    """Map a (loop-shifted) bag time to the time it is played as: live with restamp."""
+    if not restamp:
+        return bag_ns
+    return start_wall_ns + int(round((bag_ns - bag_start) / rate))
+
+
 def _shift_stamp(raw, leading_header: bool, restamp: bool, loop_shift_ns: int, bag_start: int,
                  start_wall_ns: int, rate: float) -> bytes:
     if not leading_header or not (restamp or loop_shift_ns):
         return bytes(raw)
     payload = bytearray(raw)
-    stamp = read_header_stamp(payload) + loop_shift_ns
-    if restamp:
-        stamp = start_wall_ns + int(round((stamp - bag_start) / rate))
-    write_header_stamp(payload, stamp)
+    write_header_stamp(payload, _playback_time(read_header_stamp(payload) + loop_shift_ns,
+                                               restamp, bag_start, start_wall_ns, rate))
     return bytes(payload)
 
 

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--remap-prefix', default='', help='publish TOPIC as PREFIX/TOPIC '
                         '(bag topics are absolute: `--ros-args -r __ns:=` does not move them; '
                         '`--ros-args -r /image:=/r1/image` remaps one)')
+    parser.add_argument('--clock', action='store_true',
+                        help='publish /clock with the playback time, for nodes on use_sim_time')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='S',
                         help='wait up to S seconds for every topic to have a subscriber')
 
@@ -32,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         stats = play_in_own_context(
             args.bag, rate=args.rate, restamp=not args.no_restamp, loops=args.loops,
             repeat_stamps=args.repeat_stamps, topics=args.topics, remap_prefix=args.remap_prefix,
-            wait_for_subscribers_s=args.wait_subscribers, ros_args=args.ros_args)
+            wait_for_subscribers_s=args.wait_subscribers, clock=args.clock,
+            ros_args=args.ros_args)
     except (FileNotFoundError, RuntimeError, ValueError) as error:
         print(f'play: error: {error}', file=sys.stderr)
         return 2
