@@ -76,3 +76,26 @@ def within_range(frame: np.ndarray) -> np.ndarray:
     frame = np.asarray(frame)
     return (np.isfinite(frame) & (frame >= CHANNEL_RANGES[:, 0])
             & (frame <= CHANNEL_RANGES[:, 1]))
+
+
+# The neutral face: no action unit, neutral affect, the neutral expression for certain, the
+# 3DMM mean shape and a head looking straight ahead. A missing value stands for this.
+NEUTRAL_FRAME = np.zeros(NUM_CHANNELS)
+NEUTRAL_FRAME[EXPRESSION_SLICE.start + EXPRESSION_NAMES.index('neutral')] = 1.0
+
+
+def scale_expressiveness(frame: np.ndarray, gain: float) -> np.ndarray:
+    """
+    Scale (..., 83) frames' deviation from NEUTRAL_FRAME by gain, kept inside CHANNEL_RANGES.
+
+    gain 0 gives the neutral face, 1 the frame unchanged, 2 twice its deviation (clipped). The
+    8 expression probabilities still sum to 1: scaling around a distribution keeps the sum, and
+    after clipping (gain > 1) they are renormalised.
+    """
+    frame = np.asarray(frame)
+    scaled = np.clip(NEUTRAL_FRAME + gain * (frame - NEUTRAL_FRAME),
+                     CHANNEL_RANGES[:, 0], CHANNEL_RANGES[:, 1])
+    probabilities = scaled[..., EXPRESSION_SLICE]
+    scaled[..., EXPRESSION_SLICE] = probabilities / np.maximum(
+        probabilities.sum(axis=-1, keepdims=True), 1e-12)
+    return scaled.astype(frame.dtype, copy=False)

@@ -26,7 +26,7 @@ from react_ros.backends.manifest import file_sha256, MANIFEST_FILE
 from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.resources import default_config_path, DEFAULT_MODEL_EXPORT, package_file
-from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, within_range
+from react_ros.spec import AU_NUMBERS, CHANNEL_NAMES, NEUTRAL_FRAME, within_range
 from react_ros.support.harness import (bring_up, LifecycleClient, NodeProcess, ROSOUT_QOS,
                                        wait_until)
 from sensor_msgs.msg import Image, JointState
@@ -420,6 +420,49 @@ def test_animatronic_commands_stay_within_joint_limits(reaction, ros_node):
     values = np.stack(commands)
     assert values.shape[1] == len(mapper.joint_names)
     assert ((values >= limits[:, 0]) & (values <= limits[:, 1])).all()
+
+
+def test_expressiveness_scales_every_output_at_once(reaction, ros_node):
+    _, speaker, listener, _ = reaction
+    parameters = AsyncParameterClient(ros_node, 'reaction_node')
+    assert parameters.wait_for_services(10)
+    mapper = AnimatronicMapper.from_yaml(default_config_path('animatronic.yaml'))
+    commands = []
+    sub = ros_node.create_subscription(Float64MultiArray, mapper.controller_topic,
+                                       lambda msg: commands.append(np.array(msg.data)), 100)
+    try:
+        # 0: the neutral face on every output (the joints move there within their velocity).
+        set_parameter(parameters, 'expressiveness', 0.0)
+        listener.clear()
+        good = speaker.frames(45)
+        assert len(settle(listener, good)) >= 0.9 * len(good)
+        values = np.array([m.position for m in listener.coefficients])
+        np.testing.assert_allclose(values, np.broadcast_to(NEUTRAL_FRAME, values.shape),
+                                   atol=1e-6)
+        assert {(e.expression, e.valence, e.arousal) for e in listener.expressions} == {
+            (HRI_EXPRESSIONS['neutral'], 0.0, 0.0)}
+        neutral_command = AnimatronicMapper.from_yaml(
+            default_config_path('animatronic.yaml')).command(NEUTRAL_FRAME, 0.0)
+        assert commands, 'no animatronic commands'
+        np.testing.assert_allclose(commands[-1], neutral_command, atol=1e-6)
+        # 2: twice the deviation from neutral, inside the channel ranges and joint limits.
+        deviation = {}
+        for gain in (1.0, 2.0):
+            set_parameter(parameters, 'expressiveness', gain)
+            listener.clear()
+            good = speaker.frames(45)
+            assert len(settle(listener, good)) >= 0.9 * len(good)
+            values = np.array([m.position for m in listener.coefficients])
+            assert within_range(values).all()
+            deviation[gain] = np.abs(values - NEUTRAL_FRAME).mean()
+        # Not exactly 2x: other frames of a stochastic stream, and clipping at the ranges.
+        assert deviation[2.0] > 1.5 * deviation[1.0] > 0, deviation
+        limits = np.array([(joint.lower, joint.upper) for joint in mapper.joints])
+        commanded = np.stack(commands)
+        assert ((commanded >= limits[:, 0]) & (commanded <= limits[:, 1])).all()
+    finally:
+        set_parameter(parameters, 'expressiveness', 1.0)
+        ros_node.destroy_subscription(sub)
 
 
 def set_parameter(client, name, value):

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from react_ros import spec
-from react_ros.render.face import NEUTRAL_FRAME, render_face
+from react_ros.render.face import render_face
 from react_ros.render.video import side_by_side, VideoWriter
+from react_ros.spec import NEUTRAL_FRAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from rclpy.node import Node
 from react_ros import spec
 from react_ros.message_codecs import encode_rgb8
 from react_ros.nodes.common import parameter_descriptor, run_node
-from react_ros.render.face import MIN_SIZE, NEUTRAL_FRAME, render_face
+from react_ros.render.face import MIN_SIZE, render_face
 from sensor_msgs.msg import Image, JointState
 
 MAX_IMAGE_SIZE = 2048
@@ -62,7 +62,7 @@ class FaceDisplayNode(Node):
                                       throttle_duration_sec=5.0)
             return None
         # Channels the message leaves out stay neutral.
-        frame = NEUTRAL_FRAME.copy()
+        frame = spec.NEUTRAL_FRAME.copy()
         frame[[_CHANNEL_INDEX[name] for name in msg.name]] = msg.position
         return frame
 

@@ -39,10 +39,12 @@ from react_ros.nodes.common import (format_problem_counts, parameter_descriptor,
                                     PIPELINE_STATUS, run_node, stamp_to_seconds)
 from react_ros.perception.speaker import SpeakerPerception
 from react_ros.perception.visual import VisualPerception
-from react_ros.pipeline import ReactionFrame, ReactionPipeline, ThrottledWarnings
+from react_ros.pipeline import (ReactionFrame, ReactionPipeline, ThrottledWarnings,
+                                top_expression)
 from react_ros.resources import default_config_path
 from react_ros.session import ReactionSession
-from react_ros.spec import AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES
+from react_ros.spec import (AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES,
+                            scale_expressiveness)
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 import torch
@@ -112,6 +114,10 @@ class ReactionNode(LifecycleNode):
             'Warn when no audio has arrived for this long.', float_range=(0.1, 60.0)))
         self.declare_parameter('diagnostics_period_s', 1.0, parameter_descriptor(
             'Period of /diagnostics messages.', float_range=(0.1, 60.0)))
+        self.declare_parameter('expressiveness', 1.0, parameter_descriptor(
+            'How strongly the face reacts: 0 the neutral face, 1 the reactions as generated, '
+            'up to 2 (twice their deviation from neutral, kept inside the channel ranges and '
+            'joint limits). Applied at once to every output.', float_range=(0.0, 2.0)))
         self.declare_parameter('animatronic_config', '', parameter_descriptor(
             "YAML mapping channels to controller joints. Empty: the package's "
             "config/animatronic.yaml. 'none' disables the animatronic output."))
@@ -139,8 +145,9 @@ class ReactionNode(LifecycleNode):
         'animatronic_config': lambda value: _missing_file(value, ('', 'none')),
         'engines_dir': lambda value: _unusable_folder(value),
     }
-    # Parameters read at every new reaction stream; all others are read at configure.
-    _LIVE = ('seed',)
+    # Parameters read while running (seed: at every new reaction stream; expressiveness: at
+    # every frame); all others are read at configure.
+    _LIVE = ('seed', 'expressiveness')
 
     def _check_parameters(self, parameters) -> SetParametersResult:
         """Refuse values that cannot work; say when a change waits for the next configure."""
@@ -415,6 +422,12 @@ class ReactionNode(LifecycleNode):
 
     def publish_reaction(self, header, reaction: ReactionFrame):
         """Publish one frame on every output topic, stamped like the camera frame."""
+        gain = self.get_parameter('expressiveness').value
+        if gain != 1.0:
+            values = scale_expressiveness(reaction.values, gain)
+            expression, confidence = top_expression(values)
+            reaction = dataclasses.replace(reaction, values=values, expression=expression,
+                                           expression_confidence=confidence)
         self.publish_coefficients(header, reaction)
         self.publish_expression(header, reaction)
         self.publish_facs(header, reaction)

@@ -23,10 +23,6 @@ MIN_SIZE = 64
 # All layout numbers below are pixels on a 480x480 canvas, scaled to the requested size.
 REFERENCE_SIZE = 480.0
 
-# What a missing (NaN) value stands for: a relaxed face looking straight ahead.
-NEUTRAL_FRAME = np.zeros(spec.NUM_CHANNELS)
-NEUTRAL_FRAME[spec.channel_index('expr_neutral')] = 1.0
-
 # Colours (RGB).
 BACKGROUND_TOP = (214, 232, 246)
 BACKGROUND_BOTTOM = (246, 238, 226)
@@ -107,7 +103,7 @@ def _clean_frame(frame) -> np.ndarray:
     if values.shape != (spec.NUM_CHANNELS,):
         raise ValueError(f'render_face expects one listener frame of shape '
                          f'({spec.NUM_CHANNELS},), got shape {values.shape}')
-    values = np.where(np.isnan(values), NEUTRAL_FRAME, values)
+    values = np.where(np.isnan(values), spec.NEUTRAL_FRAME, values)
     return np.clip(values, spec.CHANNEL_RANGES[:, 0], spec.CHANNEL_RANGES[:, 1])
 
 
