@@ -3,13 +3,13 @@ Start the react_ros nodes with config/react.yaml and bring reaction_node to acti
 
     ros2 launch react_ros react.launch.py [namespace:=r1] [image:=/camera/image_raw]
         [audio_stamped:=/audio/audio_stamped] [audio:=/audio/audio]
-        [audio_info:=/audio/audio_info] [use_sim_time:=true] [params_file:=...]
-        [microphone:=false]
+        [audio_info:=/audio/audio_info] [robot_speaking:=/tts/speaking] [use_sim_time:=true]
+        [params_file:=...] [microphone:=false]
 
 Every node runs in `namespace` (their topics are relative, config/react.yaml's `/**/` keys
-apply in any namespace); image, audio_stamped, audio and audio_info remap reaction_node's
-inputs, and audio_capture_node's outputs to the same topics. `react-ros run` starts the same
-nodes from the same YAML in one process, for machines without `ros2 launch`.
+apply in any namespace); image, audio_stamped, audio, audio_info and robot_speaking remap
+reaction_node's inputs, and audio_capture_node's outputs to the same topics. `react-ros run`
+starts the same nodes from the same YAML in one process, for machines without `ros2 launch`.
 """
 
 import os
@@ -33,6 +33,7 @@ TOPIC_ARGUMENTS = {
     'audio_stamped': ('audio_stamped', 'Stamped microphone audio (AudioDataStamped)'),
     'audio': ('audio', 'Unstamped microphone audio (AudioData), used without audio_stamped'),
     'audio_info': ('audio_info', 'Microphone format (audio_common_msgs/AudioInfo)'),
+    'robot_speaking': ('robot_speaking', "The robot's TTS is talking (std_msgs/Bool, latched)"),
 }
 
 

@@ -127,7 +127,7 @@ def test_launch_arguments_cover_namespace_topics_and_sim_time():
                if isinstance(call.args[0], ast.Constant)}
     declared = literal | set(topic_arguments)
     assert declared == {'namespace', 'params_file', 'use_sim_time', 'microphone', 'image',
-                        'audio_stamped', 'audio', 'audio_info'}
+                        'audio_stamped', 'audio', 'audio_info', 'robot_speaking'}
     used = {call.args[0].value for call in calls(tree, 'LaunchConfiguration')
             if isinstance(call.args[0], ast.Constant)}
     assert used <= declared, used - declared

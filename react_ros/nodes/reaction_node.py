@@ -18,6 +18,7 @@ import functools
 from pathlib import Path
 import random
 import threading
+import time
 from typing import Optional
 
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
@@ -45,8 +46,9 @@ from react_ros.resources import default_config_path
 from react_ros.session import ReactionSession
 from react_ros.spec import (AFFECT_SLICE, AU_NUMBERS, AU_SLICE, CHANNEL_NAMES,
                             scale_expressiveness)
+from react_ros.turns import RobotTurn
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray
 import torch
 
 # REACT's 8 expression classes as hri_msgs/Expression constants. hri_msgs has no 'contempt';
@@ -69,7 +71,7 @@ class ReactionNode(LifecycleNode):
     # What configure creates and cleanup destroys (the suffix says how).
     _ENTITIES = ('_coefficients_pub', '_expression_pub', '_facs_pub', '_diagnostics_pub',
                  '_animatronic_pub', '_image_sub', '_audio_sub', '_audio_stamped_sub',
-                 '_audio_info_sub', '_diagnostics_timer')
+                 '_audio_info_sub', '_robot_speaking_sub', '_diagnostics_timer')
 
     def __init__(self, **kwargs):
         super().__init__('reaction_node', **kwargs)
@@ -118,6 +120,14 @@ class ReactionNode(LifecycleNode):
             'How strongly the face reacts: 0 the neutral face, 1 the reactions as generated, '
             'up to 2 (twice their deviation from neutral, kept inside the channel ranges and '
             'joint limits). Applied at once to every output.', float_range=(0.0, 2.0)))
+        self.declare_parameter('turns.fade_s', 0.2, parameter_descriptor(
+            'While the robot speaks (robot_speaking true) the reaction fades to the neutral '
+            'face over this long, and back in over this long when it stops.',
+            float_range=(0.0, 2.0)))
+        self.declare_parameter('turns.timeout_s', 30.0, parameter_descriptor(
+            'A robot_speaking true not refreshed for this long is stale: the robot is taken to '
+            'have stopped (warned), so a dead TTS node never blocks reacting.',
+            float_range=(0.5, 600.0)))
         self.declare_parameter('animatronic_config', '', parameter_descriptor(
             "YAML mapping channels to controller joints. Empty: the package's "
             "config/animatronic.yaml. 'none' disables the animatronic output."))
@@ -224,6 +234,13 @@ class ReactionNode(LifecycleNode):
             AudioInfo, 'audio_info', self.on_audio_info, info_qos)
         # On the steady clock: with use_sim_time and no /clock (a bag played without --clock),
         # a ROS-time timer would never fire and /diagnostics would fall silent.
+        # Transient local, as TTS nodes latch their state: a late subscriber still learns it.
+        self._robot_turn = RobotTurn(self.get_parameter('turns.fade_s').value,
+                                     self.get_parameter('turns.timeout_s').value, time.monotonic)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self._robot_speaking_sub = self.create_subscription(
+            Bool, 'robot_speaking', self.on_robot_speaking, latched)
         self._diagnostics_timer = self.create_timer(
             self.get_parameter('diagnostics_period_s').value, self.publish_diagnostics,
             clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -366,13 +383,24 @@ class ReactionNode(LifecycleNode):
         if self._active and self._session.unstamped_audio_wanted():
             self._take_audio(bytes(msg.data), None, self._audio_sub.topic_name)
 
+    def on_robot_speaking(self, msg: Bool):
+        """Take the robot's turn state (its TTS speaking or not)."""
+        self._robot_turn.update(msg.data)
+
     def _take_audio(self, data: bytes, stamp: Optional[float], topic: str):
-        """Decode a chunk (stamp None: unstamped) and hand it to the session."""
+        """
+        Decode a chunk (stamp None: unstamped) and hand it to the session.
+
+        While the robot speaks, its microphone hears the robot's own voice: the chunk goes on
+        the timeline as silence, so the encoder never takes it for the person's.
+        """
         if not self._active:
             return
         pcm = self._pcm
         try:
             samples = pcm.to_mono(data)
+            if self._robot_turn.speaking():
+                samples = np.zeros_like(samples)
             if stamp is None:
                 notices = self._session.push_unstamped_audio(samples, pcm.sample_rate)
             else:
@@ -422,7 +450,11 @@ class ReactionNode(LifecycleNode):
 
     def publish_reaction(self, header, reaction: ReactionFrame):
         """Publish one frame on every output topic, stamped like the camera frame."""
-        gain = self.get_parameter('expressiveness').value
+        gain = self.get_parameter('expressiveness').value * self._robot_turn.gain()
+        if self._robot_turn.stale():
+            self._warn('robot_speaking_stale',
+                       f'{self._robot_speaking_sub.topic_name} said true but nothing came for '
+                       f'{self._robot_turn.timeout_s:g} s (turns.timeout_s): reacting again')
         if gain != 1.0:
             values = scale_expressiveness(reaction.values, gain)
             expression, confidence = top_expression(values)
@@ -490,7 +522,8 @@ class ReactionNode(LifecycleNode):
         values = {'backend': self._backend, **dataclasses.asdict(report),
                   'input_problems': problems,
                   'speaker_problems': format_problem_counts(report.speaker_problems),
-                  'worker_restarts': self._worker_restarts}
+                  'worker_restarts': self._worker_restarts,
+                  'robot_speaking': self._robot_turn.speaking()}
         level, message = DiagnosticStatus.OK, 'reacting'
         if worker_failure:
             level = DiagnosticStatus.ERROR
@@ -503,6 +536,8 @@ class ReactionNode(LifecycleNode):
             level, message = DiagnosticStatus.WARN, f'rejecting input: {problems}'
         elif not report.rate_hz:
             level, message = DiagnosticStatus.WARN, 'no camera frames processed'
+        elif self._robot_turn.speaking():
+            message = 'robot speaking: listener reaction faded out'
         status = DiagnosticStatus(
             level=level, name=f'{self.get_fully_qualified_name()}: {PIPELINE_STATUS}',
             message=message,
