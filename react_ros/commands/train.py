@@ -24,7 +24,7 @@ import sys
 
 from react_ros.data.plan import SPEAKER_FEATURES
 from react_ros.data.readers import LAYOUTS, MIRROR_CHOICES
-from react_ros.train.options import OLD_DATA_DEFAULTS, STAGES, TrainOptions
+from react_ros.train.options import OLD_DATA_DEFAULTS, PRECISIONS, STAGES, TrainOptions
 
 HELP = 'train the tokenizer, predictor and diffusion stages'
 
@@ -33,7 +33,7 @@ _RUN_OPTIONS = {'batch_size': 'batch_size', 'window': 'window', 'lr': 'learning_
                 'weight_decay': 'weight_decay', 'warmup_steps': 'warmup_steps',
                 'face_dropout': 'face_dropout', 'token_noise': 'token_noise', 'seed': 'seed',
                 'val_inputs': 'val_inputs', 'val_k': 'val_k', 'val_frames': 'val_frames',
-                'threads': 'threads'}
+                'threads': 'threads', 'precision': 'precision'}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,8 +91,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'dataset at another rate); auto: extracted when every speaker '
                              'clip has them (default: auto; with --resume: that of the run)')
     parser.add_argument('--workers', type=int, default=0,
-                        help='processes loading clips in parallel (default: 0)')
-    parser.add_argument('--device', default='cpu', help='torch device (default: cpu)')
+                        help='processes loading clips, then reading training windows, in '
+                             'parallel (default: 0)')
+    parser.add_argument('--device', default='cpu',
+                        help='torch device (default: cpu); under torchrun, cuda means each '
+                             "process's cuda:LOCAL_RANK")
+    parser.add_argument('--precision', choices=PRECISIONS,
+                        help=f'bf16: mixed precision for GPUs (default: {defaults.precision})')
     parser.add_argument('--threads', type=int,
                         help="torch CPU threads (default: torch's choice); 1 is much faster "
                              'on a machine whose cores are busy with other work')
@@ -167,11 +172,17 @@ def run(args: argparse.Namespace, command: str = None) -> int:
     # torch and the datasets load only for this command.
     from react_ros.data.readers import mirror_pairs
     from react_ros.train import checkpoint
+    from react_ros.train.distributed import Distributed
     from react_ros.train.trainer import load_training_data, Trainer
 
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    distributed, device = Distributed.from_environment(args.device)
+    # Under torchrun rank 0 speaks for the run; the others say only what goes wrong.
+    logging.basicConfig(level=logging.INFO if distributed.is_main else logging.WARNING,
+                        format='%(message)s' if not distributed.active
+                        else f'[rank {distributed.rank}] %(message)s')
     command = command or command_line()
-    common = {'overwrite': args.overwrite, 'plot_path': args.plot, 'progress': not args.quiet}
+    common = {'overwrite': args.overwrite, 'plot_path': args.plot, 'progress': not args.quiet,
+              'distributed': distributed, 'workers': args.workers}
     try:
         if args.resume:
             if not args.out.is_file():
@@ -186,7 +197,7 @@ def run(args: argparse.Namespace, command: str = None) -> int:
             saved = {**OLD_DATA_DEFAULTS, **state['data']}['speaker_features']
             data = load_training_data(args.data, args.layout, mirror_pairs(args.data, args.mirror),
                                       args.workers, args.speaker_features or saved)
-            trainer = Trainer.resume(args.out, data, command, args.device, **common)
+            trainer = Trainer.resume(args.out, data, command, device, **common)
         else:
             options = options_from_arguments(args)
             if args.out.exists() and not args.overwrite:
@@ -196,9 +207,10 @@ def run(args: argparse.Namespace, command: str = None) -> int:
                     f'replace it, or another --out path')
             data = load_training_data(args.data, args.layout, mirror_pairs(args.data, args.mirror),
                                       args.workers, args.speaker_features or 'auto')
-            trainer = Trainer.fresh(args.out, data, options, command, args.init, args.device,
+            trainer = Trainer.fresh(args.out, data, options, command, args.init, device,
                                     **common)
         trainer.run()
+        distributed.close()
     except (ValueError, FileNotFoundError, checkpoint.CheckpointConflict) as error:
         print(f'react-ros train: {error}', file=sys.stderr)
         return 2
@@ -206,6 +218,8 @@ def run(args: argparse.Namespace, command: str = None) -> int:
         print(f'\nreact-ros train: interrupted; {args.out} holds the last finished epoch, '
               f'continue with --resume', file=sys.stderr)
         return 130
+    if not distributed.is_main:
+        return 0
     provenance = trainer.provenance()
     print(f'{args.out}: stages {", ".join(provenance["stages_trained"])} trained in '
           f'{provenance["training_seconds"]:.0f} s on speaker features from '

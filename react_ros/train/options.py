@@ -12,7 +12,8 @@ STAGES = ('tokenizer', 'predictor', 'diffusion')
 # What runs recorded before a data key existed used.
 OLD_DATA_DEFAULTS = {'speaker_features': 'annotations'}
 # What runs recorded before an option existed used.
-OLD_OPTION_DEFAULTS = {'token_noise': 0.0}
+OLD_OPTION_DEFAULTS = {'token_noise': 0.0, 'precision': 'fp32'}
+PRECISIONS = ('fp32', 'bf16')
 
 
 @dataclass
@@ -40,6 +41,9 @@ class TrainOptions:
     val_frames: int = 300
     val_windows: int = 256  # val windows for the validation loss, at most
     threads: int = 0  # torch CPU threads (0: torch's default); results depend on it slightly
+    # 'bf16': the losses run under torch.autocast in bfloat16 (weights and optimizer stay
+    # float32); meant for GPUs with bf16 units, slower than fp32 on most CPUs.
+    precision: str = 'fp32'
     model: dict = field(default_factory=dict)  # ReactionModelConfig fields to change
 
     def __post_init__(self):
@@ -66,6 +70,8 @@ class TrainOptions:
                 raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
         if self.learning_rate <= 0 or self.weight_decay < 0 or self.grad_clip <= 0:
             raise ValueError('learning_rate and grad_clip must be > 0, weight_decay >= 0')
+        if self.precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
         known = {item.name for item in fields(ReactionModelConfig)}
         if set(self.model) - known:
             raise ValueError(f'unknown model config fields {sorted(set(self.model) - known)}; '

@@ -13,6 +13,16 @@ dropout and diffusion noise from a torch.Generator seeded by (seed, stage, epoch
 learning rate is a function of the step. So an interrupted run resumed from its last
 checkpoint (weights, optimizer state, stage, epoch) ends with the same weights as an
 uninterrupted one; no global random state is involved.
+
+Several processes (torchrun; react_ros.train.distributed): batch_size is the global batch.
+Every process draws the same window order and splits each global batch into equal contiguous
+shares (the last batch of an epoch loses its remainder, at most world_size - 1 windows);
+face dropout is drawn for the global batch and sliced, and DistributedDataParallel averages
+the gradients. With neither history-token noise nor predictor dropout, the predictor stage
+of N processes therefore gives the weights of one process to float tolerance (a test checks
+it). Diffusion noise, token noise and dropout are drawn per process and the tokenizer's
+latent-scale penalty is a statistic of each share, so runs with N processes are reproducible
+for the same N, not equal to one process. Rank 0 alone validates and writes files.
 """
 
 from dataclasses import dataclass
@@ -31,10 +41,12 @@ from react_ros.eval.metrics import evaluate
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.generator import ReactionGenerator
 from react_ros.train import checkpoint, losses, normalisation, plot
+from react_ros.train.distributed import Distributed
 from react_ros.train.options import OLD_DATA_DEFAULTS, STAGES, TrainOptions
 from react_ros.train.predict import generate_reactions
 import torch
-from torch.utils.data import default_collate, Subset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, default_collate, Subset
 from tqdm import tqdm
 
 LOGGER = logging.getLogger(__name__)
@@ -109,27 +121,37 @@ def _epoch_generator(seed: int, stage: str, epoch: int) -> torch.Generator:
 
 def _batches(windows, batch_size: int, generator: torch.Generator = None):
     """Yield collated batches of windows, shuffled by generator (in order without one)."""
-    order = (torch.randperm(len(windows), generator=generator) if generator is not None
-             else torch.arange(len(windows)))
-    for start in range(0, len(order), batch_size):
-        yield default_collate([windows[index]
-                               for index in order[start:start + batch_size].tolist()])
+    for indices in _global_batches(len(windows), batch_size, generator):
+        yield default_collate([windows[index] for index in indices])
+
+
+def _global_batches(count: int, batch_size: int, generator: torch.Generator = None,
+                    distributed: Distributed = Distributed()) -> list:
+    """Return the window indices of each global batch, shuffled by generator."""
+    order = (torch.randperm(count, generator=generator) if generator is not None
+             else torch.arange(count)).tolist()
+    batches = [distributed.trim(order[start:start + batch_size])
+               for start in range(0, count, batch_size)]
+    return [batch for batch in batches if batch]
 
 
 def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
-             device: torch.device) -> dict:
+             device: torch.device, share: tuple = None) -> dict:
     """
     Add speaker_present (B, T): valid frames with a speaker face, except a random span.
 
     The frames without a face are those extracted perception found none in (all present for
     annotations); the span in some windows teaches the encoder its "no face" embedding, which
-    live perception needs whenever it loses the speaker's face.
+    live perception needs whenever it loses the speaker's face. share: (global batch size,
+    slice) when the batch is this process's share of a global batch: the spans are drawn for
+    the global batch, so every process draws the same and takes its own.
     """
     valid = batch['valid']  # (B, T)
     count, frames = valid.shape
-    dropped = torch.rand(count, generator=generator) < face_dropout
-    starts = torch.randint(0, frames, (count,), generator=generator)
-    lengths = torch.randint(1, frames + 1, (count,), generator=generator)
+    total, part = share if share is not None else (count, slice(None))
+    dropped = (torch.rand(total, generator=generator) < face_dropout)[part]
+    starts = torch.randint(0, frames, (total,), generator=generator)[part]
+    lengths = torch.randint(1, frames + 1, (total,), generator=generator)[part]
     position = torch.arange(frames)
     absent = (dropped[:, None] & (position >= starts[:, None])
               & (position < (starts + lengths)[:, None]))
@@ -150,23 +172,16 @@ def _learning_rate(options: TrainOptions, step: int, total_steps: int) -> float:
                                     + (1 - FINAL_LEARNING_RATE_FRACTION) * cosine)
 
 
-class _StageRunner:
-    """Losses, frozen modules and the optimizer of one stage."""
+class _StageLoss(torch.nn.Module):
+    """The loss of one stage as a module, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, stage: str, network, config: ReactionModelConfig,
-                 options: TrainOptions):
+    def __init__(self, stage: str, network, config: ReactionModelConfig):
+        super().__init__()
         self.stage = stage
         self.network = network
         self.diffusion_loss = losses.DiffusionLoss(config) if stage == 'diffusion' else None
-        trained = STAGE_MODULES[stage]
-        for name, module in network.named_children():
-            module.requires_grad_(name in trained)
-        self.parameters = [parameter for name in trained
-                           for parameter in getattr(network, name).parameters()]
-        self.optimizer = torch.optim.AdamW(self.parameters, lr=options.learning_rate,
-                                           weight_decay=options.weight_decay)
 
-    def loss(self, batch: dict, generator: torch.Generator, token_noise: float = 0.0) -> dict:
+    def forward(self, batch: dict, generator: torch.Generator, token_noise: float = 0.0) -> dict:
         """
         Return the stage's loss terms of a batch: 'loss' (and 'accuracy' for tokens).
 
@@ -180,6 +195,29 @@ class _StageRunner:
                                                    generator=generator)
             return {'loss': loss, 'accuracy': accuracy}
         return {'loss': self.diffusion_loss(self.network, batch, generator)}
+
+
+class _StageRunner:
+    """Losses, frozen modules and the optimizer of one stage."""
+
+    def __init__(self, stage: str, network, config: ReactionModelConfig,
+                 options: TrainOptions, distributed: Distributed = Distributed()):
+        self.stage = stage
+        trained = STAGE_MODULES[stage]
+        for name, module in network.named_children():
+            module.requires_grad_(name in trained)
+        self.parameters = [parameter for name in trained
+                           for parameter in getattr(network, name).parameters()]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=options.learning_rate,
+                                           weight_decay=options.weight_decay)
+        self.loss = _StageLoss(stage, network, config)  # validation: no gradients to share
+        self.train_loss = self.loss
+        if distributed.active:
+            # Built after the freezing above: DDP averages the gradients of the trained
+            # modules only.
+            device = next(network.parameters()).device
+            self.train_loss = DistributedDataParallel(
+                self.loss, device_ids=[device] if device.type == 'cuda' else None)
 
 
 def _evenly_spaced(count: int, wanted: int) -> list:
@@ -213,7 +251,14 @@ class Trainer:
 
     def __init__(self, out: Path, data: TrainingData, generator: ReactionGenerator,
                  state: dict, overwrite: bool = False, plot_path: Path = None,
-                 progress: bool = True):
+                 progress: bool = True, distributed: Distributed = Distributed(),
+                 workers: int = 0):
+        """
+        Hold a run.
+
+        distributed: this process's place among torchrun's (one process by default);
+        workers: DataLoader processes that read the training windows.
+        """
         self.out = Path(out)
         self.data = data
         self.generator = generator
@@ -221,10 +266,19 @@ class Trainer:
         self.config = generator.config
         self.device = generator.device
         self.state = state
+        state['run_id'] = distributed.broadcast(state['run_id'])  # fresh runs draw one per process
+        before = state.get('processes', 1)
+        if before != distributed.world_size and (state['epoch'] or state['stage_index']):
+            LOGGER.warning('%s was trained with %d process(es) so far, now %d: the result will '
+                           'differ from a run with one count throughout', out, before,
+                           distributed.world_size)
+        state['processes'] = distributed.world_size
         self.options = TrainOptions.from_dict(state['options'])
         self.overwrite = overwrite
         self.plot_path = plot_path or self.out.with_name(f'{self.out.stem}_losses.png')
-        self.progress = progress
+        self.progress = progress and distributed.is_main
+        self.distributed = distributed
+        self.workers = workers
         self.train_windows = data.train.windows(self.options.window, self.options.window // 2,
                                                 pad_short=True)
         self.val_windows = None
@@ -319,6 +373,7 @@ class Trainer:
             'val_metrics': metrics[-1] if metrics else None,
             'torch': torch.__version__, 'python': platform.python_version(),
             'torch_threads': options.threads or torch.get_num_threads(),
+            'processes': state['processes'],
         }
 
     def run(self, epoch_callback=None) -> None:
@@ -343,7 +398,7 @@ class Trainer:
         options = self.options
         while self.state['stage_index'] < len(options.stages):
             stage = options.stages[self.state['stage_index']]
-            runner = _StageRunner(stage, self.network, self.config, options)
+            runner = _StageRunner(stage, self.network, self.config, options, self.distributed)
             if self.state['optimizer'] is not None:
                 runner.optimizer.load_state_dict(self.state['optimizer'])
             epochs = options.epochs_of(stage)
@@ -358,22 +413,32 @@ class Trainer:
 
     def _train_epoch(self, runner: _StageRunner, epoch: int, epochs: int) -> dict:
         options = self.options
+        distributed = self.distributed
         generator = _epoch_generator(options.seed, runner.stage, epoch)
-        # nn.Dropout draws from torch's global streams: seed them per epoch too, so a resumed
-        # run drops the same units as an uninterrupted one.
-        torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator)))
+        # nn.Dropout draws from torch's global streams: seed them per epoch (and process) too,
+        # so a resumed run drops the same units as an uninterrupted one.
+        torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator))
+                          + distributed.rank)
         steps_per_epoch = math.ceil(len(self.train_windows) / options.batch_size)
         total_steps = steps_per_epoch * epochs
+        batches = _global_batches(len(self.train_windows), options.batch_size, generator,
+                                  distributed)
+        shares = [batch[distributed.shard(batch)] for batch in batches]
+        loader = DataLoader(self.train_windows, batch_sampler=shares, num_workers=self.workers,
+                            collate_fn=default_collate)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                  enabled=options.precision == 'bf16')
         self.network.train()
         sums, count = {}, 0
-        bar = tqdm(_batches(self.train_windows, options.batch_size, generator),
-                   total=steps_per_epoch, desc=f'{runner.stage} {epoch + 1}/{epochs}',
+        bar = tqdm(loader, total=len(shares), desc=f'{runner.stage} {epoch + 1}/{epochs}',
                    disable=not self.progress, leave=False, unit='batch')
-        for step, batch in enumerate(bar, start=epoch * steps_per_epoch):
-            batch = _prepare(batch, generator, options.face_dropout, self.device)
+        for step, (batch, indices) in enumerate(zip(bar, batches), start=epoch * steps_per_epoch):
+            batch = _prepare(batch, generator, options.face_dropout, self.device,
+                             share=(len(indices), distributed.shard(indices)))
             for group in runner.optimizer.param_groups:
                 group['lr'] = _learning_rate(options, step, total_steps)
-            terms = runner.loss(batch, generator, options.token_noise)
+            with autocast:
+                terms = runner.train_loss(batch, generator, options.token_noise)
             runner.optimizer.zero_grad(set_to_none=True)
             terms['loss'].backward()
             torch.nn.utils.clip_grad_norm_(runner.parameters, options.grad_clip)
@@ -383,12 +448,12 @@ class Trainer:
                 sums[name] = sums.get(name, 0.0) + value
             count += 1
             bar.set_postfix(loss=f'{values["loss"]:.4f}')
-        return {'epoch': epoch + 1, **{f'train_{name}': value / count
-                                       for name, value in sums.items()}}
+        means = distributed.mean({name: value / count for name, value in sums.items()})
+        return {'epoch': epoch + 1, **{f'train_{name}': value for name, value in means.items()}}
 
     def _validate(self, runner: _StageRunner) -> dict:
-        """Return the val loss terms and, in the diffusion stage, the val metrics."""
-        if self.val_windows is None:
+        """Return the val loss terms and, in the diffusion stage, the val metrics (rank 0)."""
+        if self.val_windows is None or not self.distributed.is_main:
             return {}
         options = self.options
         self.network.eval()
@@ -421,10 +486,14 @@ class Trainer:
         if state['stage_index'] == len(self.options.stages):
             state['complete'] = True
             state['finished'] = _now()
-        checkpoint.check_may_write(self.out, state['run_id'], self.overwrite)
+        overwrite, self.overwrite = self.overwrite, False  # then the file is this run's own
+        if not self.distributed.is_main:
+            self.distributed.barrier()  # rank 0 writes the files
+            return
+        checkpoint.check_may_write(self.out, state['run_id'], overwrite)
         checkpoint.save_training_checkpoint(self.out, self.generator, self.provenance(), state)
-        self.overwrite = False  # replaced once: from now on the file is this run's own
         plot.write_loss_curves(self.plot_path, state['history'], self.options.stages)
+        self.distributed.barrier()
         summary = ', '.join(f'{name} {value:.4g}' for name, value in record.items()
                             if isinstance(value, float) and name != 'seconds')
         metrics = record.get('metrics')
