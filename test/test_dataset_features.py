@@ -18,6 +18,7 @@ import pytest
 from react_ros import spec
 from react_ros.commands import predict as predict_command, train as train_command
 from react_ros.data import layout
+from react_ros.data.clip_store import DiskArray
 from react_ros.data.dataset import load_dataset, SpeakerFeaturesError
 from react_ros.data.feature_cache import cache_path
 from react_ros.data.feature_extraction import extract_split
@@ -229,3 +230,25 @@ def _parser(add_arguments) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     return parser
+
+
+@pytest.mark.parametrize('features', ['annotations', 'extracted'])
+def test_a_stored_dataset_gives_the_in_memory_tensors(corpus, tmp_path, features):
+    """Clips (and extracted features) kept on disk and read per window: the same tensors."""
+    memory = load_dataset(corpus, 'train', speaker_features=features)
+    stored = load_dataset(corpus, 'train', speaker_features=features, store=tmp_path, workers=2)
+    assert all(isinstance(clip.attributes, DiskArray) for clip in stored.clips.values())
+    if features == 'extracted':
+        assert all(isinstance(clip.extracted.visual_present, DiskArray)
+                   for clip in stored.clips.values() if clip.extracted is not None)
+    ours, theirs = stored.windows(32, 16, pad_short=True), memory.windows(32, 16, pad_short=True)
+    assert len(ours) == len(theirs) > 4
+    for index in range(len(ours)):
+        torch.testing.assert_close(ours[index], theirs[index], rtol=0, atol=0)
+    for index in range(len(memory)):
+        torch.testing.assert_close(stored[index], memory[index], rtol=0, atol=0)
+        np.testing.assert_array_equal(stored.appropriate(index).frames,
+                                      memory.appropriate(index).frames)
+    ours, theirs = compute_normalisation(stored), compute_normalisation(memory)
+    for name in theirs:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=0)

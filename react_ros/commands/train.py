@@ -16,11 +16,13 @@ every speaker clip of the train split has them at the model's frame rate.
 """
 
 import argparse
+import contextlib
 import json
 import logging
 from pathlib import Path
 import shlex
 import sys
+import tempfile
 
 from react_ros.data.plan import SPEAKER_FEATURES
 from react_ros.data.readers import LAYOUTS, MIRROR_CHOICES
@@ -93,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--workers', type=int, default=0,
                         help='processes loading clips, then reading training windows, in '
                              'parallel (default: 0)')
+    parser.add_argument('--store', type=Path,
+                        help='folder for the loaded clips, read back per training window so '
+                             'memory does not grow with the dataset: a temporary folder is '
+                             'made in it and removed at the end (default: the system '
+                             'temporary folder, e.g. /tmp)')
+    parser.add_argument('--in-memory', action='store_true',
+                        help='hold the loaded clips in memory instead (small corpora)')
     parser.add_argument('--device', default='cpu',
                         help='torch device (default: cpu); under torchrun, cuda means each '
                              "process's cuda:LOCAL_RANK")
@@ -170,11 +179,11 @@ def command_line() -> str:
 def run(args: argparse.Namespace, command: str = None) -> int:
     """Run `react-ros train`; return the exit code. command: recorded (default: this one)."""
     # torch and the datasets load only for this command.
-    from react_ros.data.readers import mirror_pairs
-    from react_ros.train import checkpoint
     from react_ros.train.distributed import Distributed
-    from react_ros.train.trainer import load_training_data, Trainer
 
+    if args.store is not None and not args.store.is_dir():
+        print(f'react-ros train: --store {args.store} is not a folder', file=sys.stderr)
+        return 2
     distributed, device = Distributed.from_environment(args.device)
     # Under torchrun rank 0 speaks for the run; the others say only what goes wrong.
     logging.basicConfig(level=logging.INFO if distributed.is_main else logging.WARNING,
@@ -183,6 +192,19 @@ def run(args: argparse.Namespace, command: str = None) -> int:
     command = command or command_line()
     common = {'overwrite': args.overwrite, 'plot_path': args.plot, 'progress': not args.quiet,
               'distributed': distributed, 'workers': args.workers}
+    with contextlib.ExitStack() as cleanup:
+        store = None if args.in_memory else Path(cleanup.enter_context(
+            tempfile.TemporaryDirectory(prefix='react_ros_store_', dir=args.store)))
+        return _train(args, command, common, distributed, device, store)
+
+
+def _train(args: argparse.Namespace, command: str, common: dict, distributed, device: str,
+           store: Path) -> int:
+    """Load the data into store (None: memory), train, report; return the exit code."""
+    from react_ros.data.readers import mirror_pairs
+    from react_ros.train import checkpoint
+    from react_ros.train.trainer import load_training_data, Trainer
+
     try:
         if args.resume:
             if not args.out.is_file():
@@ -196,7 +218,7 @@ def run(args: argparse.Namespace, command: str = None) -> int:
                 return 0
             saved = {**OLD_DATA_DEFAULTS, **state['data']}['speaker_features']
             data = load_training_data(args.data, args.layout, mirror_pairs(args.data, args.mirror),
-                                      args.workers, args.speaker_features or saved)
+                                      args.workers, args.speaker_features or saved, store)
             trainer = Trainer.resume(args.out, data, command, device, **common)
         else:
             options = options_from_arguments(args)
@@ -206,7 +228,7 @@ def run(args: argparse.Namespace, command: str = None) -> int:
                     f'not replacing it. Use --resume to continue that run, --overwrite to '
                     f'replace it, or another --out path')
             data = load_training_data(args.data, args.layout, mirror_pairs(args.data, args.mirror),
-                                      args.workers, args.speaker_features or 'auto')
+                                      args.workers, args.speaker_features or 'auto', store)
             trainer = Trainer.fresh(args.out, data, options, command, args.init, device,
                                     **common)
         trainer.run()

@@ -48,6 +48,7 @@ import numpy as np
 from react_ros import spec
 from react_ros.data import feature_cache, readers
 from react_ros.data import layout as paths
+from react_ros.data.clip_store import store_arrays
 from react_ros.data.plan import (ClipSource, DatasetFormatError, DatasetPlan, SkippedFile,
                                  SPEAKER_FEATURES)
 from react_ros.data.speaker import MM_ROTATION, speaker_audio, speaker_visual
@@ -235,6 +236,11 @@ def compose_frame(attributes: np.ndarray, mm: np.ndarray = None) -> tuple:
 # ---------------------------------------------------------------------------------------------
 # Records
 
+# The per-frame arrays a dataset store (react_ros.data.clip_store) keeps on disk.
+CLIP_ARRAYS = ('attributes', 'mm', 'audio')
+FEATURE_ARRAYS = ('frame_times', 'audio', 'voice_active', 'pitch_hz', 'visual',
+                  'visual_present')
+
 
 @dataclass
 class Clip:
@@ -326,9 +332,13 @@ class ClipPair:
     @property
     def speaker_present(self) -> np.ndarray:
         """Return (T,) bool: frames with a trustworthy speaker face (all, for annotations)."""
+        return self.speaker_present_between(0, self.length)
+
+    def speaker_present_between(self, start: int, stop: int) -> np.ndarray:
+        """Return speaker_present of frames [start, stop) (stop at most the pair's length)."""
         if self.speaker.extracted is None:
-            return np.ones(self.length, bool)
-        return self.speaker.extracted.visual_present[:self.length]
+            return np.ones(stop - start, bool)
+        return self.speaker.extracted.visual_present[start:stop]
 
     def speaker_visual(self, include_mm: bool = False, start: int = 0,
                        stop: int = None) -> tuple:
@@ -336,8 +346,9 @@ class ClipPair:
         stop = self.length if stop is None else min(stop, self.length)
         extracted = self.speaker.extracted
         if extracted is None:
-            mm = self.speaker_mm
-            return speaker_visual(self.speaker_attributes[start:stop],
+            # Sliced from the clip itself (stop <= length): a stored clip reads these frames.
+            mm = self.speaker.mm
+            return speaker_visual(self.speaker.attributes[start:stop],
                                   None if mm is None else mm[start:stop], include_mm)
         if include_mm:
             raise SpeakerFeaturesError(
@@ -404,11 +415,13 @@ def load_clip(source: ClipSource, native_fps: float, fps: float,
     return Clip(source.clip_id, fps, attributes, mm, audio)
 
 
-def _extracted_features(plan: DatasetPlan, fps: float, features_root: Path) -> tuple:
+def _extracted_features(plan: DatasetPlan, fps: float, features_root: Path,
+                        store: Path = None) -> tuple:
     """
     Return the cached features of the plan's speaker clips, and why the others have none.
 
-    Returns ({clip id: ClipFeatures}, {clip id: problem}) over the clips with audio.
+    Returns ({clip id: ClipFeatures}, {clip id: problem}) over the clips with audio; with a
+    store their arrays are on disk there.
     """
     found, problems = {}, {}
     for source in plan.clips:
@@ -419,6 +432,9 @@ def _extracted_features(plan: DatasetPlan, fps: float, features_root: Path) -> t
             feature_cache.cache_path(features_root, plan.split, source.clip_id), files, fps)
         if features is None:
             problems[source.clip_id] = problem
+        elif store is not None:
+            found[source.clip_id] = store_arrays(features, FEATURE_ARRAYS, store / 'features',
+                                                 source.clip_id)
         else:
             found[source.clip_id] = features
     return found, problems
@@ -442,7 +458,7 @@ def _features_problem(plan: DatasetPlan, fps: float, features_root: Path,
 
 
 def _choose_speaker_features(plan: DatasetPlan, fps: float, speaker_features: str,
-                             include_mm: bool, features_root: Path) -> tuple:
+                             include_mm: bool, features_root: Path, store: Path = None) -> tuple:
     """
     Return the source of the speaker inputs ('annotations' or 'extracted') and the cache.
 
@@ -461,7 +477,7 @@ def _choose_speaker_features(plan: DatasetPlan, fps: float, speaker_features: st
                 f'channels only; include_mm needs speaker_features=annotations')
         LOGGER.info('speaker features: annotations (include_mm needs the 3DMM annotations)')
         return 'annotations', {}, ()
-    found, problems = _extracted_features(plan, fps, features_root)
+    found, problems = _extracted_features(plan, fps, features_root, store)
     if speaker_features == 'extracted':
         unextracted = tuple(clip_id for clip_id, problem in problems.items()
                             if problem == feature_cache.NOT_EXTRACTED)
@@ -482,17 +498,25 @@ def _choose_speaker_features(plan: DatasetPlan, fps: float, speaker_features: st
 
 
 def _load_or_skip(job: tuple):
-    """Load a clip, or return the SkippedFile saying why not (picklable, for worker processes)."""
+    """
+    Load a clip, or return the SkippedFile saying why not (picklable, for worker processes).
+
+    job: (ClipSource, native fps, fps, length tolerance, store folder or None); with a store
+    the clip's arrays are written there and the clip returned holds DiskArrays.
+    """
+    *arguments, store = job
     try:
-        return load_clip(*job)
+        clip = load_clip(*arguments)
     except DatasetFormatError as error:
         return SkippedFile(error.path, error.reason)
+    return clip if store is None else store_arrays(clip, CLIP_ARRAYS, store / 'clips',
+                                                   clip.clip_id)
 
 
 def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
                   length_tolerance_s: float = 1.0, include_mm: bool = False,
                   workers: int = 0, speaker_features: str = 'annotations',
-                  features_root=None) -> 'ReactDataset':
+                  features_root=None, store=None) -> 'ReactDataset':
     """
     Load a plan's clips and pair them.
 
@@ -503,21 +527,23 @@ def build_dataset(plan: DatasetPlan, fps: float = None, strict: bool = False,
     processes that load clips in parallel (0 or 1: this process). speaker_features:
     'annotations', 'extracted' or 'auto' (see the module docstring; SpeakerFeaturesError when
     'extracted' finds no usable cache). features_root: the folder `react-ros features --data`
-    was given (None: plan.root).
+    was given (None: plan.root). store: a folder to keep the loaded arrays in, read back per
+    window (react_ros.data.clip_store; None: in memory).
     """
     fps = plan.fps if fps is None else float(fps)
     if fps <= 0:
         raise ValueError(f'fps must be positive, got {fps}')
     features_root = plan.root if features_root is None else Path(features_root)
+    store = None if store is None else Path(store) / plan.split
     speaker_features, extracted, unextracted = _choose_speaker_features(
-        plan, fps, speaker_features, include_mm, features_root)
+        plan, fps, speaker_features, include_mm, features_root, store)
     skipped = list(plan.skipped)
     if strict and skipped:
         raise DatasetFormatError(skipped[0].path, skipped[0].reason)
     sources = {source.clip_id: source for source in plan.clips}
     # Clips with extracted features skip the audio: the cache has it.
     jobs = [(replace(source, audio=None) if source.clip_id in extracted else source, plan.fps,
-             fps, length_tolerance_s) for source in plan.clips]
+             fps, length_tolerance_s, store) for source in plan.clips]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_load_or_skip, jobs, chunksize=4))
@@ -581,12 +607,13 @@ def _pair_item(pair: ClipPair, start: int, length: int, include_mm: bool) -> dic
     """Return the tensors of frames [start, start + length) of a pair, zero padded past its end."""
     stop = min(start + length, pair.length)
     visual, visual_mask = pair.speaker_visual(include_mm, start, stop)
-    listener_mm = pair.listener_mm
+    # Sliced from the clips themselves (stop <= pair.length): a stored clip reads these frames.
+    listener_mm = pair.listener.mm
     listener, listener_mask = compose_frame(
-        pair.listener_attributes[start:stop],
+        pair.listener.attributes[start:stop],
         None if listener_mm is None else listener_mm[start:stop])
-    sequences = {'speaker_visual': visual, 'speaker_audio': pair.speaker_audio[start:stop],
-                 'speaker_present': pair.speaker_present[start:stop],
+    sequences = {'speaker_visual': visual, 'speaker_audio': pair.speaker.audio[start:stop],
+                 'speaker_present': pair.speaker_present_between(start, stop),
                  'listener': listener, 'valid': np.ones(stop - start, bool)}
     padding = length - (stop - start)
     item = {name: torch.from_numpy(np.ascontiguousarray(
@@ -693,7 +720,7 @@ class WindowDataset(Dataset):
 def load_dataset(root, split: str, layout: str = 'auto', *, mirror: bool = True,
                  fps: float = None, include_mm: bool = False, strict: bool = False,
                  length_tolerance_s: float = 1.0, workers: int = 0,
-                 speaker_features: str = 'annotations') -> ReactDataset:
+                 speaker_features: str = 'annotations', store=None) -> ReactDataset:
     """
     Load one split of a REACT dataset.
 
@@ -705,4 +732,4 @@ def load_dataset(root, split: str, layout: str = 'auto', *, mirror: bool = True,
     plan = readers.plan_dataset(root, split, layout, mirror=mirror)
     return build_dataset(plan, fps=fps, strict=strict, length_tolerance_s=length_tolerance_s,
                          include_mm=include_mm, workers=workers,
-                         speaker_features=speaker_features, features_root=root)
+                         speaker_features=speaker_features, features_root=root, store=store)

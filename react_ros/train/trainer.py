@@ -88,22 +88,25 @@ class TrainingData:
 
 
 def load_training_data(root, layout: str = 'auto', mirror: bool = False, workers: int = 0,
-                       speaker_features: str = 'annotations') -> TrainingData:
+                       speaker_features: str = 'annotations', store=None) -> TrainingData:
     """
     Load the train split (and the val split when there is one) at the model's frame rate.
 
     speaker_features: 'annotations', 'extracted' or 'auto' (react_ros.data.dataset); the val
     split uses the source the train split ended up with, so both see the same features.
+    store: a folder the clips' arrays are kept in and read from per window
+    (react_ros.data.clip_store), so memory does not grow with the dataset; None: in memory.
     """
     train = load_dataset(root, 'train', layout, mirror=mirror, fps=spec.FPS, workers=workers,
-                         speaker_features=speaker_features)
+                         speaker_features=speaker_features, store=store)
     if not train.pairs:
         raise ValueError(f'{root}: the train split has no usable clip pairs '
                          f'({len(train.skipped)} file(s) skipped)')
     LOGGER.info('speaker features of the run: %s', train.speaker_features)
     try:
         val = load_dataset(root, 'val', train.layout, mirror=mirror, fps=spec.FPS,
-                           workers=workers, speaker_features=train.speaker_features)
+                           workers=workers, speaker_features=train.speaker_features,
+                           store=store)
     except FileNotFoundError as error:
         LOGGER.warning('no val split, training without validation: %s', error)
         val = None
@@ -281,6 +284,7 @@ class Trainer:
         self.workers = workers
         self.train_windows = data.train.windows(self.options.window, self.options.window // 2,
                                                 pad_short=True)
+        state['train_windows'] = len(self.train_windows)  # per epoch, for throughput
         self.val_windows = None
         if data.val is not None:
             windows = data.val.windows(self.options.window, pad_short=True)
@@ -373,7 +377,7 @@ class Trainer:
             'val_metrics': metrics[-1] if metrics else None,
             'torch': torch.__version__, 'python': platform.python_version(),
             'torch_threads': options.threads or torch.get_num_threads(),
-            'processes': state['processes'],
+            'processes': state['processes'], 'train_windows': state['train_windows'],
         }
 
     def run(self, epoch_callback=None) -> None:
