@@ -13,12 +13,13 @@ from react_ros.backends.engine_cache import (
     cache_decision, engine_key, GpuIdentity, plan_paths, profile_shapes, write_key)
 from react_ros.backends.export import (
     compare_with_torch, export_checkpoint, ExportError, RELATIVE_TOLERANCE)
-from react_ros.backends.graph_stream import GraphRunner, GraphStream
+from react_ros.backends.graph_stream import GraphStream
 from react_ros.backends.graphs import build_graphs, GRAPH_NAMES
 from react_ros.backends.loader import ensure_export, GraphGenerator, load_generator
 from react_ros.backends.manifest import file_sha256, Manifest, StaleExportError
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner, session_providers
 from react_ros.backends.selection import Availability, BackendUnavailable, choose_backend
+from react_ros.backends.torch_graph_runner import TorchGraphRunner
 from react_ros.model.generator import ReactionGenerator
 import torch
 
@@ -82,14 +83,7 @@ def test_onnxruntime_matches_torch_per_graph_across_k_and_positions(
 def test_step_graphs_equal_the_pytorch_stream(torch_generator):
     """The step definitions (explicit states) are the same function as the stacked stream."""
     config = torch_generator.config
-    graphs = build_graphs(torch_generator.network, config, config.sampling_steps)
-
-    class TorchGraphs(GraphRunner):
-        def run(self, name, inputs):
-            return list(graphs[name](*inputs))
-
-    runner = TorchGraphs({name: {'state_shape': list(graph.state_shape(1))}
-                          for name, graph in graphs.items()})
+    runner = TorchGraphRunner(torch_generator.network, config, 3)
     audio, visual, mask = _sequence(80)
     reference = torch_generator.stream(3, seed=1)
     candidate = GraphStream(runner, config, 3, seed=1)
@@ -293,3 +287,8 @@ def test_a_tensorrt_package_that_fails_to_import_is_not_available(tmp_path, monk
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, 'tensorrt', raising=False)
     assert not Availability.probe().tensorrt
+
+
+def test_cuda_graphs_need_a_cuda_device(torch_generator):
+    with pytest.raises(ValueError, match='CUDA graphs need a CUDA device'):
+        TorchGraphRunner(torch_generator.network, torch_generator.config, 2, cuda_graphs=True)

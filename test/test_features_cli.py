@@ -76,6 +76,13 @@ def test_features_cache_is_written_then_reused(corpus, capsys):
     for clip_id, features in cached_arrays(corpus, 'train').items():
         np.testing.assert_array_equal(features.audio, first[clip_id].audio)
     assert again.elapsed_s < forced.elapsed_s
+    # Two worker processes: the same clips computed and shared, the same arrays.
+    parallel = extract_split(corpus, 'train', force=True, progress=False, workers=2)
+    assert (parallel.computed, parallel.shared, parallel.frames) == (
+        forced.computed, forced.shared, forced.frames)
+    for clip_id, features in cached_arrays(corpus, 'train').items():
+        for name in ('audio', 'voice_active', 'pitch_hz', 'visual', 'visual_present'):
+            np.testing.assert_array_equal(getattr(features, name), getattr(first[clip_id], name))
 
 
 def test_changed_source_is_recomputed(corpus):

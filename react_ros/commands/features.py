@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frame rate of the features (default: the dataset's own)")
     parser.add_argument('--force', action='store_true',
                         help='recompute every clip, ignoring the cache')
+    parser.add_argument('--workers', type=int, default=0,
+                        help='processes extracting clips in parallel (default: 0, this one)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     for split in splits:
         try:
             summary = extract_split(args.data, split, args.layout, args.fps, args.force,
-                                    progress=not args.quiet)
+                                    progress=not args.quiet, workers=args.workers)
         except (FileNotFoundError, DatasetFormatError, ValueError) as error:
             print(f'features: error: {error}', file=sys.stderr)
             return 2

@@ -17,6 +17,8 @@ date is re-used unless forced. Clips that share their files (the synthetic corpu
 a session's speaker clips) are computed once per run. `react-ros features` is the command.
 """
 
+from concurrent.futures import ProcessPoolExecutor
+import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import time
@@ -135,46 +137,96 @@ def extract_clip(source, native_fps: float, fps: float, video: Path = None,
                                       mask, visual_source, fps)
 
 
+def _count(summary: SplitSummary, features: feature_cache.ClipFeatures, fps: float) -> None:
+    """Add one clip's features to the summary's totals."""
+    summary.frames += len(features.frame_times)
+    summary.audio_s += len(features.frame_times) / fps
+    summary.voice_frames += int(features.voice_active.sum())
+    summary.visual_sources[features.visual_source] = (
+        summary.visual_sources.get(features.visual_source, 0) + 1)
+
+
+class _Extractor:
+    """extract_clip on jobs (source, native fps, fps, video), with one VisualPerception."""
+
+    def __init__(self, visual=None):
+        self.visual = visual
+
+    def __call__(self, job: tuple):
+        """Return the clip's features, or the DatasetFormatError that makes it unusable."""
+        if job[3] is not None and self.visual is None:
+            self.visual = VisualPerception()  # the face networks load only for videos
+        try:
+            return extract_clip(*job, self.visual)
+        except DatasetFormatError as error:
+            return error
+
+
+# Each worker process's own extractor: its face networks load once per worker (they hold
+# ONNX Runtime sessions, which cannot be sent to a process).
+_worker_extractor = _Extractor()
+
+
+def _extract_in_worker(job: tuple):
+    """Run a job on this worker process's extractor."""
+    return _worker_extractor(job)
+
+
 def extract_split(root, split: str, layout: str = 'auto', fps: float = None,
-                  force: bool = False, progress: bool = True, visual=None) -> SplitSummary:
-    """Extract (or find cached) the features of every speaker clip of one split."""
+                  force: bool = False, progress: bool = True, visual=None,
+                  workers: int = 0) -> SplitSummary:
+    """
+    Extract (or find cached) the features of every speaker clip of one split.
+
+    workers: processes computing clips in parallel (0 or 1: this process, with `visual` if
+    given). Only the clips being written are in memory, whatever the split's size.
+    """
     start = time.perf_counter()
     root = Path(root)
     plan = readers.plan_dataset(root, split, layout, mirror=True)
     fps = plan.fps if fps is None else float(fps)
     summary = SplitSummary(plan.layout, split, root / feature_cache.CACHE_DIR / split)
     summary.skipped = [(item.path, item.reason) for item in plan.skipped]
-    done = {}  # identities of a clip's files -> its features, computed in this run
-    speakers = [source for source in plan.clips if source.audio is not None]
-    for source in tqdm(speakers, desc=f'features {split}', unit='clip', disable=not progress):
+    # Clips to compute, by the identities of their files: clips that share their files
+    # (hard links) are computed once and written for each.
+    pending = {}  # identity -> [(source, video, cache path, key)]
+    for source in plan.clips:
+        if source.audio is None:
+            continue
         files = feature_cache.source_files(source, readers.clip_video(plan, source.clip_id))
-        video = files.get('video')
         path = feature_cache.cache_path(root, split, source.clip_id)
         try:
             key = feature_cache.cache_key(files, fps)
             identity = tuple((kind, file.stat().st_dev, file.stat().st_ino)
                              for kind, file in sorted(files.items()))
             features = None if force else feature_cache.read_cache(path, key)
-            if features is not None:
-                summary.cached += 1
-            elif identity in done:
-                features = done[identity]
-                feature_cache.write_cache(path, features, key)
-                summary.shared += 1
-            else:
-                if video is not None and visual is None:
-                    visual = VisualPerception()  # the face networks load only for videos
-                features = extract_clip(source, plan.fps, fps, video, visual)
-                feature_cache.write_cache(path, features, key)
-                summary.computed += 1
-            done[identity] = features
         except DatasetFormatError as error:
             summary.skipped.append((error.path, error.reason))
             continue
-        summary.frames += len(features.frame_times)
-        summary.audio_s += len(features.frame_times) / fps
-        summary.voice_frames += int(features.voice_active.sum())
-        summary.visual_sources[features.visual_source] = (
-            summary.visual_sources.get(features.visual_source, 0) + 1)
+        if features is not None:
+            summary.cached += 1
+            _count(summary, features, fps)
+        else:
+            pending.setdefault(identity, []).append((source, files.get('video'), path, key))
+    jobs = [(entries[0][0], plan.fps, fps, entries[0][1]) for entries in pending.values()]
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(workers))
+            results = pool.map(_extract_in_worker, jobs)
+        else:
+            results = map(_Extractor(visual), jobs)
+        for entries, result in zip(pending.values(), tqdm(
+                results, total=len(jobs), desc=f'features {split}', unit='clip',
+                disable=not progress)):
+            if isinstance(result, DatasetFormatError):
+                summary.skipped += [(result.path, result.reason)] * len(entries)
+                continue
+            for number, (_, _, path, key) in enumerate(entries):
+                feature_cache.write_cache(path, result, key)
+                _count(summary, result, fps)
+                if number == 0:
+                    summary.computed += 1
+                else:
+                    summary.shared += 1
     summary.elapsed_s = time.perf_counter() - start
     return summary

@@ -200,12 +200,13 @@ class _StageLoss(torch.nn.Module):
         return {'loss': self.diffusion_loss(self.network, batch, generator)}
 
 
-class _StageRunner:
-    """Losses, frozen modules and the optimizer of one stage."""
+class StageRunner:
+    """Losses, frozen modules and the optimizer of one stage; `train_step` is one update."""
 
     def __init__(self, stage: str, network, config: ReactionModelConfig,
                  options: TrainOptions, distributed: Distributed = Distributed()):
         self.stage = stage
+        self.options = options
         trained = STAGE_MODULES[stage]
         for name, module in network.named_children():
             module.requires_grad_(name in trained)
@@ -221,6 +222,22 @@ class _StageRunner:
             device = next(network.parameters()).device
             self.train_loss = DistributedDataParallel(
                 self.loss, device_ids=[device] if device.type == 'cuda' else None)
+        self.device_type = next(network.parameters()).device.type
+
+    def train_step(self, batch: dict, generator: torch.Generator,
+                   learning_rate: float) -> dict:
+        """Update the stage's modules on a prepared batch; return the loss terms as floats."""
+        options = self.options
+        for group in self.optimizer.param_groups:
+            group['lr'] = learning_rate
+        with torch.autocast(self.device_type, dtype=torch.bfloat16,
+                            enabled=options.precision == 'bf16'):
+            terms = self.train_loss(batch, generator, options.token_noise)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms['loss'].backward()
+        torch.nn.utils.clip_grad_norm_(self.parameters, options.grad_clip)
+        self.optimizer.step()
+        return {name: float(value.detach()) for name, value in terms.items()}
 
 
 def _evenly_spaced(count: int, wanted: int) -> list:
@@ -402,7 +419,7 @@ class Trainer:
         options = self.options
         while self.state['stage_index'] < len(options.stages):
             stage = options.stages[self.state['stage_index']]
-            runner = _StageRunner(stage, self.network, self.config, options, self.distributed)
+            runner = StageRunner(stage, self.network, self.config, options, self.distributed)
             if self.state['optimizer'] is not None:
                 runner.optimizer.load_state_dict(self.state['optimizer'])
             epochs = options.epochs_of(stage)
@@ -415,7 +432,7 @@ class Trainer:
                 if epoch_callback is not None:
                     epoch_callback(stage, epoch)
 
-    def _train_epoch(self, runner: _StageRunner, epoch: int, epochs: int) -> dict:
+    def _train_epoch(self, runner: StageRunner, epoch: int, epochs: int) -> dict:
         options = self.options
         distributed = self.distributed
         generator = _epoch_generator(options.seed, runner.stage, epoch)
@@ -430,8 +447,6 @@ class Trainer:
         shares = [batch[distributed.shard(batch)] for batch in batches]
         loader = DataLoader(self.train_windows, batch_sampler=shares, num_workers=self.workers,
                             collate_fn=default_collate)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                  enabled=options.precision == 'bf16')
         self.network.train()
         sums, count = {}, 0
         bar = tqdm(loader, total=len(shares), desc=f'{runner.stage} {epoch + 1}/{epochs}',
@@ -439,15 +454,8 @@ class Trainer:
         for step, (batch, indices) in enumerate(zip(bar, batches), start=epoch * steps_per_epoch):
             batch = _prepare(batch, generator, options.face_dropout, self.device,
                              share=(len(indices), distributed.shard(indices)))
-            for group in runner.optimizer.param_groups:
-                group['lr'] = _learning_rate(options, step, total_steps)
-            with autocast:
-                terms = runner.train_loss(batch, generator, options.token_noise)
-            runner.optimizer.zero_grad(set_to_none=True)
-            terms['loss'].backward()
-            torch.nn.utils.clip_grad_norm_(runner.parameters, options.grad_clip)
-            runner.optimizer.step()
-            values = {name: float(value.detach()) for name, value in terms.items()}
+            values = runner.train_step(batch, generator,
+                                       _learning_rate(options, step, total_steps))
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
             count += 1
@@ -455,7 +463,7 @@ class Trainer:
         means = distributed.mean({name: value / count for name, value in sums.items()})
         return {'epoch': epoch + 1, **{f'train_{name}': value for name, value in means.items()}}
 
-    def _validate(self, runner: _StageRunner) -> dict:
+    def _validate(self, runner: StageRunner) -> dict:
         """Return the val loss terms and, in the diffusion stage, the val metrics (rank 0)."""
         if self.val_windows is None or not self.distributed.is_main:
             return {}
@@ -474,7 +482,7 @@ class Trainer:
             record['metrics'] = validation_metrics(self.generator, self.data.val, options)
         return record
 
-    def _finish_epoch(self, runner: _StageRunner, stage: str, epoch: int, epochs: int,
+    def _finish_epoch(self, runner: StageRunner, stage: str, epoch: int, epochs: int,
                       record: dict) -> None:
         """Record the epoch, move the run on, write the checkpoint and the curves."""
         state = self.state
