@@ -134,8 +134,14 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
     assert problems.get('no_face', 0) + problems.get('no_image', 0) <= 0.05 * frames, problems
     assert problems.get('no_audio', 0) <= 0.05 * frames, problems
     assert {msg.expression for msg in recording.expressions} <= set(HRI_EXPRESSIONS.values())
+    # The face display draws every reaction it hears. It may hear the first ones late: the
+    # test sees its subscription in the graph before reaction_node's publisher has matched it
+    # (discovery runs in each process on its own), which one CI run measured at 0.5 s.
     faces = {stamp_ns(msg) for msg in recording.faces}
-    assert len(faces & reacted) >= 0.95 * len(reacted)
+    assert faces, 'the face display drew no reaction'
+    heard = {stamp for stamp in reacted if stamp >= min(faces)}
+    assert len(faces & heard) >= 0.95 * len(heard)
+    assert min(faces) - min(reacted) <= 2_000_000_000, 'the face display heard reactions late'
     assert recording.faces[-1].encoding == 'rgb8'
 
 

@@ -41,6 +41,29 @@ def tokenizer(tmp_path_factory):
     return root / 'corpus', out
 
 
+@pytest.fixture(scope='module')
+def one_process(tokenizer, tmp_path_factory):
+    """Return the predictor stage trained by one process (the reference)."""
+    corpus, init = tokenizer
+    out = tmp_path_factory.mktemp('one') / 'one.pt'
+    assert train_command.run(_args('--stage', 'predictor', '--init', init, '--data', corpus,
+                                   *RUN, '--out', out)) == 0
+    return out
+
+
+class Interrupted(Exception):
+    """Stands in for a crash after the first epoch's checkpoint."""
+
+
+def _assert_same_weights(path, reference, start) -> None:
+    ours = ReactionGenerator.from_checkpoint(path).network.state_dict()
+    moved = 0.0
+    for name, value in ReactionGenerator.from_checkpoint(reference).network.state_dict().items():
+        torch.testing.assert_close(ours[name], value, atol=2e-4, rtol=1e-3, msg=name)
+        moved = max(moved, float((value - start[name]).abs().max()))
+    assert moved > 5e-3  # the predictor trained: the tolerance is well below its steps
+
+
 def _torchrun(processes: int, *argv) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS='1', GLOO_SOCKET_IFNAME='lo')
     return subprocess.run(
@@ -49,30 +72,49 @@ def _torchrun(processes: int, *argv) -> subprocess.CompletedProcess:
         env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_two_processes_give_the_weights_of_one(tmp_path, tokenizer):
+def test_two_processes_give_the_weights_of_one(tmp_path, tokenizer, one_process):
     corpus, init = tokenizer
-    common = ('--stage', 'predictor', '--init', init, '--data', corpus, *RUN)
-    assert train_command.run(_args(*common, '--out', tmp_path / 'one.pt')) == 0
-    result = _torchrun(2, *common, '--out', tmp_path / 'two.pt')
+    result = _torchrun(2, '--stage', 'predictor', '--init', init, '--data', corpus, *RUN,
+                       '--out', tmp_path / 'two.pt')
     assert result.returncode == 0, result.stderr[-3000:]
     assert '[rank 0]' in result.stderr and '[rank 1] predictor epoch' not in result.stderr
-    one = ReactionGenerator.from_checkpoint(tmp_path / 'one.pt')
-    two = ReactionGenerator.from_checkpoint(tmp_path / 'two.pt')
     start = ReactionGenerator.from_checkpoint(init).network.state_dict()
-    assert two.provenance['processes'] == 2 and one.provenance['processes'] == 1
-    moved = 0.0
-    for name, value in one.network.state_dict().items():
-        torch.testing.assert_close(two.network.state_dict()[name], value, atol=2e-4, rtol=1e-3,
-                                   msg=name)
-        moved = max(moved, float((value - start[name]).abs().max()))
-    assert moved > 5e-3  # the predictor trained: the tolerance is well below its steps
+    _assert_same_weights(tmp_path / 'two.pt', one_process, start)
+    provenance = ReactionGenerator.from_checkpoint(tmp_path / 'two.pt').provenance
+    assert provenance['processes'] == 2
+    assert ReactionGenerator.from_checkpoint(one_process).provenance['processes'] == 1
     # Same logged losses: the records are averaged over the processes.
-    history = [checkpoint.read_training_state(tmp_path / name)['history']['predictor']
-               for name in ('one.pt', 'two.pt')]
+    history = [checkpoint.read_training_state(path)['history']['predictor']
+               for path in (one_process, tmp_path / 'two.pt')]
     assert [record['train_loss'] for record in history[0]] == pytest.approx(
         [record['train_loss'] for record in history[1]], rel=1e-4)
-    assert sorted(path.name for path in tmp_path.iterdir()) == [
-        'one.pt', 'one_losses.png', 'two.pt', 'two_losses.png']
+    assert sorted(path.name for path in tmp_path.iterdir()) == ['two.pt', 'two_losses.png']
+
+
+def test_torchrun_resumes_a_run(tmp_path, tokenizer, one_process):
+    """One process stops after epoch 1; two processes under torchrun finish it."""
+    corpus, init = tokenizer
+    out = tmp_path / 'model.pt'
+    options = TrainOptions(stages=('predictor',), epochs=(2,), batch_size=8, window=32,
+                           warmup_steps=2, threads=1)
+    trainer = Trainer.fresh(out, load_training_data(corpus), options, 'test', init=init,
+                            progress=False)
+
+    def stop(stage, epoch):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        trainer.run(epoch_callback=stop)
+    assert checkpoint.read_training_state(out)['epoch'] == 1
+    result = _torchrun(2, '--stage', 'predictor', '--data', corpus, '--out', out, '--resume',
+                       '--quiet')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'trained with 1 process(es) so far, now 2' in result.stderr
+    state = checkpoint.read_training_state(out)
+    assert state['complete'] and state['processes'] == 2
+    assert len(state['history']['predictor']) == 2
+    start = ReactionGenerator.from_checkpoint(init).network.state_dict()
+    _assert_same_weights(out, one_process, start)
 
 
 def test_only_rank_0_writes_files(tmp_path, tokenizer):
