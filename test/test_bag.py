@@ -21,8 +21,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, ReliabilityPolicy
 from react_ros.bag.make_bag import (
-    AUDIO_CHUNK_SAMPLES, AUDIO_INFO_TOPIC, AUDIO_TOPIC, EPOCH_NS, IMAGE_TOPIC, make_demo_bag)
-from react_ros.bag.msg_types import (AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore,
+    AUDIO_CHUNK_SAMPLES, AUDIO_INFO_TOPIC, AUDIO_TOPIC, EPOCH_NS, IMAGE_TOPIC, make_demo_bag,
+    ROBOT_SPEAKING_TOPIC)
+from react_ros.bag.msg_types import (AUDIO_INFO_TYPE, AUDIO_TYPE, BOOL_TYPE, get_typestore,
                                      read_header_stamp)
 from react_ros.bag.player import BagPlayer, play_bag, publisher_qos
 from react_ros.bag.recorder import BagRecorder
@@ -140,6 +141,35 @@ def test_demo_bag_is_deterministic_for_a_seed(demo_bag, tmp_path):
         assert same[topic] == first[topic], f'{topic} differs for the same seed'
     assert other[IMAGE_TOPIC] != first[IMAGE_TOPIC]
     assert other[AUDIO_TOPIC] != first[AUDIO_TOPIC]
+
+
+def test_robot_turn_silences_the_person_and_the_microphone_hears_the_robot(demo_bag, tmp_path):
+    summary = make_demo_bag(tmp_path / 'turn', BAG_SECONDS, seed=3, progress=False,
+                            robot_turn=(0.8, 1.0))
+    assert summary.robot_turn_s == pytest.approx((0.8, 1.8))
+    assert all(end <= 0.8 or start >= 1.8 for start, end in summary.speech_s), summary.speech_s
+    turn, plain = read_bag(summary.path), read_bag(demo_bag)
+    typestore = get_typestore()
+    states = [(log_ns - EPOCH_NS, typestore.deserialize_cdr(raw, BOOL_TYPE).data)
+              for log_ns, raw in turn[ROBOT_SPEAKING_TOPIC]]
+    assert states == [(0, False), (800_000_000, True), (1_800_000_000, False)]
+    with Reader(summary.path) as reader:
+        offered = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+    latched = publisher_qos(BOOL_TYPE, offered[ROBOT_SPEAKING_TOPIC])
+    assert latched.durability == DurabilityPolicy.TRANSIENT_LOCAL and latched.depth == 1
+    # The same person and camera (whose nods follow the person's own speech, so they calm in the
+    # turn); the audio changed only in the turn, to the robot's speech.
+    assert len(turn[IMAGE_TOPIC]) == len(plain[IMAGE_TOPIC])
+    assert turn[IMAGE_TOPIC][:6] == plain[IMAGE_TOPIC][:6]
+    rms_turn, rms_plain = audio_rms(turn), audio_rms(plain)
+    chunk_s = AUDIO_CHUNK_SAMPLES / AUDIO_SAMPLE_RATE
+    inside = (np.arange(rms_turn.size) * chunk_s >= 0.8) & (
+        (np.arange(rms_turn.size) + 1) * chunk_s <= 1.8)
+    assert np.array_equal(rms_turn[~inside], rms_plain[~inside])
+    assert (rms_turn[inside] > 0.02).mean() > 0.5, 'the robot speaks during its turn'
+    assert not np.array_equal(rms_turn[inside], rms_plain[inside])
+    with pytest.raises(ValueError, match='robot turn'):
+        make_demo_bag(tmp_path / 'late', BAG_SECONDS, progress=False, robot_turn=(1.5, 1.0))
 
 
 def test_bag_records_the_publishers_qos_and_the_player_offers_it(demo_bag):

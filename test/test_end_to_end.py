@@ -3,7 +3,8 @@ A rosbag replayed into the nodes running as separate processes, over real DDS.
 
 The demo bag (speaker video from a real face photo, real espeak-ng speech) is played with its
 original timing by a player process into reaction_node and face_display_node processes; the
-test process records what they publish.
+test process records what they publish. A bag with a robot turn (robot_speaking true, the
+robot's TTS in the microphone) checks the fade to the neutral face and back.
 """
 
 from pathlib import Path
@@ -19,6 +20,7 @@ from react_ros.bag.msg_types import read_header_stamp
 from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
 from react_ros.nodes.reaction_node import HRI_EXPRESSIONS
 from react_ros.spec import within_range
+from react_ros.support.demo import face_deviations
 from react_ros.support.harness import (bring_up, LifecycleClient, NodeProcess, play,
                                        start_nodes, wait_until)
 from rosbags.rosbag2 import Reader
@@ -33,6 +35,13 @@ def demo_bag(tmp_path_factory):
     path = tmp_path_factory.mktemp('bag') / 'demo_bag'
     make_demo_bag(path, duration_s=4.0, seed=1, progress=False)
     return path
+
+
+@pytest.fixture(scope='module')
+def robot_turn_bag(tmp_path_factory):
+    """Build a 6 s demo bag in which the robot speaks from 2 s to 4 s."""
+    path = tmp_path_factory.mktemp('bag') / 'robot_turn_bag'
+    return make_demo_bag(path, duration_s=6.0, seed=1, progress=False, robot_turn=(2.0, 2.0))
 
 
 class Recording:
@@ -81,16 +90,21 @@ def all_frames_settled(report: dict, frames: int) -> bool:
         int(report[key]) for key in ('frames_processed', 'frames_dropped', 'bad_frames'))
 
 
-def answered_frames(bag, reacted):
+def replay_offset(bag, reacted) -> int:
     """
-    Count the bag's camera frames that got a reaction with their (replayed) stamp.
+    Return the shift the player gave every stamp (recorded -> live), in ns.
 
-    The player shifts every stamp by one offset (recorded -> live); find the offset that
-    explains the reactions' stamps, then count exact matches.
+    It is the offset that explains the most of the reactions' stamps.
     """
     recorded = bag_camera_stamps(bag)
     candidates = {stamp - first for stamp in sorted(reacted)[:3] for first in recorded[:10]}
-    offset = max(candidates, key=lambda d: len(reacted & {s + d for s in recorded}))
+    return max(candidates, key=lambda d: len(reacted & {s + d for s in recorded}))
+
+
+def answered_frames(bag, reacted):
+    """Count the bag's camera frames that got a reaction with their (replayed) stamp."""
+    recorded = bag_camera_stamps(bag)
+    offset = replay_offset(bag, reacted)
     return len(reacted & {s + offset for s in recorded}), len(recorded)
 
 
@@ -143,6 +157,38 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
     assert len(faces & heard) >= 0.95 * len(heard)
     assert min(faces) - min(reacted) <= 2_000_000_000, 'the face display heard reactions late'
     assert recording.faces[-1].encoding == 'rgb8'
+
+
+def test_robot_turn_fades_to_neutral_and_back_across_processes(
+        ros_node, ros_env, robot_turn_bag, tmp_path):
+    bag = robot_turn_bag.path
+    nodes = start_nodes(ros_env, PARAMS, tmp_path)
+    recording = Recording(ros_node)
+    lifecycle = LifecycleClient(ros_node, 'reaction_node')
+    try:
+        bring_up(lifecycle)
+        assert '/robot_speaking: 3' in play(bag, ros_env, tmp_path, timeout_s=60)
+        wait_until(lambda: all_frames_settled(recording.report(), 180), 10)
+    finally:
+        lifecycle.destroy()
+        for sub in recording.subscriptions:
+            ros_node.destroy_subscription(sub)
+        for process in nodes:
+            assert process.stop() == 0, process.output()
+
+    reacted = {stamp_ns(msg) for msg in recording.coefficients}
+    origin = bag_camera_stamps(bag)[0] + replay_offset(bag, reacted)
+    times, deviations = face_deviations([(None, msg) for msg in recording.coefficients], origin)
+    start, end = robot_turn_bag.robot_turn_s
+    assert deviations[times < start].max() > 0.01, 'the face reacts before the turn'
+    # config/react.yaml fades in 0.2 s; 0.3 s more for frames in flight on a loaded machine.
+    turn = (times >= start + 0.5) & (times < end)
+    assert turn.sum() >= 20, turn.sum()
+    assert deviations[turn].max() < 1e-6, 'the face is neutral while the robot speaks'
+    back = (times >= end) & (times < end + 1.0)
+    assert deviations[back].max() > 0.01, 'the face reacts again within 1 s of the turn'
+    reports = pipeline_reports(recording.diagnostics)
+    assert any(report['robot_speaking'] == 'True' for report in reports), reports
 
 
 def test_react_ros_run_serves_the_same_nodes_in_one_process(ros_node, ros_env, demo_bag,

@@ -10,6 +10,11 @@ Topics: /image (sensor_msgs/msg/Image rgb8), /audio_stamped
 (audio_common_msgs/msg/AudioDataStamped, S16LE mono, 20 ms chunks; header stamp = first sample,
 log time = chunk end, when a microphone would deliver it) and /audio_info
 (audio_common_msgs/msg/AudioInfo, coding_format wave, once at the start).
+
+With a robot turn, the robot speaks for a while: /robot_speaking (std_msgs/msg/Bool, latched
+like a TTS node's state) goes false at the start, true for the turn, false after it. During the
+turn the person is silent and the microphone hears the robot's own text-to-speech, as a real
+robot's microphone would.
 ROS-free: written with rosbags.
 """
 
@@ -18,14 +23,15 @@ import heapq
 from pathlib import Path
 import shutil
 import time
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
 from react_ros.bag.msg_types import (
-    AUDIO_DATA_TYPE, AUDIO_INFO_TYPE, AUDIO_TYPE, get_typestore, IMAGE_TYPE, publisher_qos_policy)
+    AUDIO_DATA_TYPE, AUDIO_INFO_TYPE, AUDIO_TYPE, BOOL_TYPE, get_typestore, IMAGE_TYPE,
+    publisher_qos_policy)
 from react_ros.spec import AUDIO_SAMPLE_RATE, FPS
-from react_ros.speech import speak_with_pauses, to_s16le, Voice
+from react_ros.speech import speak_with_pauses, synthesize, to_s16le, Voice
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 import skimage.data
@@ -34,6 +40,7 @@ from tqdm import tqdm
 IMAGE_TOPIC = '/image'
 AUDIO_TOPIC = '/audio_stamped'
 AUDIO_INFO_TOPIC = '/audio_info'
+ROBOT_SPEAKING_TOPIC = '/robot_speaking'
 CAMERA_FRAME = 'camera'
 MICROPHONE_FRAME = 'microphone'
 
@@ -57,6 +64,11 @@ SENTENCES = (
     'It is funny how a simple walk can clear your head.',
 )
 
+ROBOT_SENTENCE = 'That sounds like a lovely trip. I would like to see that mountain one day.'
+ROBOT_VOICE = Voice(pitch=75, speed=170)
+# The robot's loudspeaker as its own microphone hears it: quieter than the person in front.
+ROBOT_LEVEL_AT_MICROPHONE = 0.6
+
 # Where the astronaut's face sits in the source photo and in the output frame, and its scale:
 # a webcam-like head-and-shoulders shot.
 FACE_CENTER_SOURCE = (225.0, 120.0)
@@ -76,15 +88,18 @@ class DemoBagSummary:
     write_s: float
     compression: str
     speech_s: List[Tuple[float, float]] = field(default_factory=list)
+    robot_turn_s: Optional[Tuple[float, float]] = None  # (start, end) of the robot's speech
 
     def describe(self) -> str:
         """Return a short human-readable report."""
         counts = ', '.join(f'{topic}: {count}' for topic, count in self.counts.items())
         talking = sum(end - start for start, end in self.speech_s)
+        turn = ('' if self.robot_turn_s is None else
+                '; robot speaks {:.1f}-{:.1f} s'.format(*self.robot_turn_s))
         return (f'{self.path}: {self.duration_s:g} s, seed {self.seed}, {counts}; '
                 f'{self.size_bytes / 2**20:.1f} MiB ({self.compression}), '
                 f'written in {self.write_s:.1f} s; speech {talking:.1f} s in '
-                f'{len(self.speech_s)} utterances')
+                f'{len(self.speech_s)} utterances{turn}')
 
 
 def plan_speech(duration_s: float, rng: np.random.Generator
@@ -113,6 +128,30 @@ def plan_speech(duration_s: float, rng: np.random.Generator
     track = np.concatenate([track, np.zeros(max(0, total - track.size), np.float32)])[:total]
     clipped = [(start, min(end, total)) for start, end in ranges if start < total]
     return track, clipped
+
+
+def add_robot_turn(person: np.ndarray, speech_ranges: List[Tuple[int, int]],
+                   turn_s: Tuple[float, float]
+                   ) -> Tuple[np.ndarray, List[Tuple[int, int]], np.ndarray, Tuple[int, int]]:
+    """
+    Give the robot a turn: the person falls silent and the microphone hears the robot's TTS.
+
+    turn_s is (start, duration) in seconds. Returns the person's track with the turn silenced,
+    the person's utterance ranges outside the turn, the robot's speech as the microphone hears
+    it (a track of the same length) and its (start, end) samples: the turn, as long as the
+    robot's sentence lasts.
+    """
+    start = int(round(turn_s[0] * AUDIO_SAMPLE_RATE))
+    end = min(person.size, start + int(round(turn_s[1] * AUDIO_SAMPLE_RATE)))
+    quiet = person.copy()
+    quiet[start:end] = 0.0
+    outside = [piece for first, last in speech_ranges
+               for piece in ((first, min(last, start)), (max(first, end), last))
+               if piece[1] > piece[0]]
+    sentence = synthesize(ROBOT_SENTENCE, ROBOT_VOICE)[:end - start]
+    robot = np.zeros_like(person)
+    robot[start:start + sentence.size] = ROBOT_LEVEL_AT_MICROPHONE * sentence
+    return quiet, outside, robot, (start, start + sentence.size)
 
 
 def speaking_envelope(audio: np.ndarray, num_frames: int, fps: float) -> np.ndarray:
@@ -215,6 +254,14 @@ def _audio_info_message(typestore) -> Tuple[int, str, bytes]:
     return EPOCH_NS, AUDIO_INFO_TOPIC, bytes(typestore.serialize_cdr(message, AUDIO_INFO_TYPE))
 
 
+def _robot_speaking_messages(typestore, turn_ns: Tuple[int, int]
+                             ) -> Iterator[Tuple[int, str, bytes]]:
+    bool_type = typestore.types[BOOL_TYPE]
+    for log_ns, speaking in ((EPOCH_NS, False), (turn_ns[0], True), (turn_ns[1], False)):
+        yield log_ns, ROBOT_SPEAKING_TOPIC, bytes(
+            typestore.serialize_cdr(bool_type(data=speaking), BOOL_TYPE))
+
+
 def _prepare_output(out_path: Path, overwrite: bool) -> None:
     if not out_path.exists():
         return
@@ -230,9 +277,12 @@ def _prepare_output(out_path: Path, overwrite: bool) -> None:
 
 def make_demo_bag(out_path, duration_s: float = 20.0, seed: int = 0, fps: float = FPS,
                   width: int = 640, height: int = 480, overwrite: bool = False,
-                  compress: bool = True, progress: bool = True) -> DemoBagSummary:
+                  compress: bool = True, progress: bool = True,
+                  robot_turn: Optional[Tuple[float, float]] = None) -> DemoBagSummary:
     """
     Write a demo rosbag2 folder (MCAP storage, rosbag2 format version 9) at out_path.
+
+    robot_turn (start_s, duration_s) adds the robot's turn (see the module docstring).
 
     compress stores MCAP chunks zstd-compressed (the only codec the rosbags writer has).
     Raises FileExistsError if out_path exists and overwrite is False.
@@ -245,37 +295,51 @@ def make_demo_bag(out_path, duration_s: float = 20.0, seed: int = 0, fps: float 
     if duration_s < max(1.0 / fps, AUDIO_CHUNK_SAMPLES / AUDIO_SAMPLE_RATE):
         raise ValueError(f'duration_s {duration_s} is shorter than one image frame or one '
                          '20 ms audio chunk')
+    if robot_turn is not None and not (
+            robot_turn[0] >= 0 and robot_turn[1] > 0 and sum(robot_turn) <= duration_s):
+        raise ValueError(f'robot turn (start {robot_turn[0]} s, {robot_turn[1]} s long) must '
+                         f'lie inside the {duration_s} s bag')
     _prepare_output(out_path, overwrite)
     typestore = get_typestore()
     started = time.perf_counter()
 
     rng = np.random.default_rng(seed)
-    audio, speech_ranges = plan_speech(duration_s, rng)
+    person, speech_ranges = plan_speech(duration_s, rng)
+    audio, robot_range = person, None
+    if robot_turn is not None:
+        person, speech_ranges, robot, robot_range = add_robot_turn(
+            person, speech_ranges, robot_turn)
+        audio = person + robot
     num_frames = int(np.floor(duration_s * fps + 1e-9))
-    motion = head_motion(num_frames, fps, speaking_envelope(audio, num_frames, fps), rng)
+    # The head moves with the person's own speech, not with the robot's heard through the mic.
+    motion = head_motion(num_frames, fps, speaking_envelope(person, num_frames, fps), rng)
     face = np.ascontiguousarray(skimage.data.astronaut())
     frames = (warp_face(face, row, width, height) for row in motion)
 
-    # Messages in log-time order; at equal times the order of the streams below wins.
-    messages = heapq.merge(iter([_audio_info_message(typestore)]),
-                           _image_messages(typestore, frames, fps),
-                           _audio_messages(typestore, to_s16le(audio)),
-                           key=lambda message: message[0])
-    total = 1 + num_frames + audio.size // AUDIO_CHUNK_SAMPLES
+    streams = [iter([_audio_info_message(typestore)]), _image_messages(typestore, frames, fps),
+               _audio_messages(typestore, to_s16le(audio))]
+    topics = [(AUDIO_INFO_TOPIC, AUDIO_INFO_TYPE), (IMAGE_TOPIC, IMAGE_TYPE),
+              (AUDIO_TOPIC, AUDIO_TYPE)]
+    if robot_range is not None:
+        streams.append(_robot_speaking_messages(typestore, tuple(
+            EPOCH_NS + sample * 1_000_000_000 // AUDIO_SAMPLE_RATE for sample in robot_range)))
+        topics.append((ROBOT_SPEAKING_TOPIC, BOOL_TYPE))
+    # Messages in log-time order; at equal times the order of the streams above wins.
+    messages = heapq.merge(*streams, key=lambda message: message[0])
+    total = 1 + num_frames + audio.size // AUDIO_CHUNK_SAMPLES + 3 * (robot_range is not None)
 
     writer = Writer(out_path, version=9, storage_plugin=StoragePlugin.MCAP)
     if compress:
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
-    counts = {AUDIO_INFO_TOPIC: 0, IMAGE_TOPIC: 0, AUDIO_TOPIC: 0}
+    counts = {topic: 0 for topic, _ in topics}
     try:
         with writer:
             connections = {
                 # With the QoS the live publishers offer, so ros2 bag play keeps audio_info
-                # latched and the images best effort.
+                # and robot_speaking latched and the images best effort.
                 topic: writer.add_connection(topic, msgtype, typestore=typestore,
                                              offered_qos_profiles=[publisher_qos_policy(msgtype)])
-                for topic, msgtype in ((AUDIO_INFO_TOPIC, AUDIO_INFO_TYPE),
-                                       (IMAGE_TOPIC, IMAGE_TYPE), (AUDIO_TOPIC, AUDIO_TYPE))}
+                for topic, msgtype in topics}
             for log_ns, topic, raw in tqdm(messages, total=total, unit='msg',
                                            desc=f'make-bag {out_path.name}',
                                            disable=not progress):
@@ -290,4 +354,6 @@ def make_demo_bag(out_path, duration_s: float = 20.0, seed: int = 0, fps: float 
         path=out_path, duration_s=duration_s, seed=seed, counts=counts, size_bytes=size,
         write_s=time.perf_counter() - started, compression='zstd' if compress else 'none',
         speech_s=[(start / AUDIO_SAMPLE_RATE, end / AUDIO_SAMPLE_RATE)
-                  for start, end in speech_ranges])
+                  for start, end in speech_ranges],
+        robot_turn_s=None if robot_range is None else tuple(
+            sample / AUDIO_SAMPLE_RATE for sample in robot_range))

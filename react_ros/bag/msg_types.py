@@ -25,6 +25,7 @@ IMAGE_TYPE = 'sensor_msgs/msg/Image'
 AUDIO_TYPE = 'audio_common_msgs/msg/AudioDataStamped'
 AUDIO_DATA_TYPE = 'audio_common_msgs/msg/AudioData'
 AUDIO_INFO_TYPE = 'audio_common_msgs/msg/AudioInfo'
+BOOL_TYPE = 'std_msgs/msg/Bool'
 
 IMAGE_TYPES = (IMAGE_TYPE, 'sensor_msgs/msg/CompressedImage')
 _DEFAULT_TIME = QosTime(sec=0, nsec=0)  # rosbag2's "default" deadline/lifespan/lease
@@ -40,14 +41,15 @@ def publisher_qos_policy(msgtype: str) -> Qos:
     Return the QoS a live publisher of msgtype offers, as rosbag2 metadata records it.
 
     Images: best effort, depth 5 (like camera drivers; matches sensor-data subscribers).
-    AudioInfo: reliable + transient local, so late subscribers still get it (volatile ones
-    match too). Anything else (audio chunks): reliable, depth 100. Written into the demo bag's
-    offered_qos_profiles and used by the player for bags that record none.
+    AudioInfo and Bool (a robot_speaking state): reliable + transient local, so late
+    subscribers still get the latest (volatile ones match too). Anything else (audio chunks):
+    reliable, depth 100. Written into the demo bag's offered_qos_profiles and used by the
+    player for bags that record none.
     """
     depth, reliability, durability = 100, QosReliability.RELIABLE, QosDurability.VOLATILE
     if msgtype in IMAGE_TYPES:
         depth, reliability = 5, QosReliability.BEST_EFFORT
-    elif msgtype == AUDIO_INFO_TYPE:
+    elif msgtype in (AUDIO_INFO_TYPE, BOOL_TYPE):
         depth, durability = 1, QosDurability.TRANSIENT_LOCAL
     return Qos(history=QosHistory.KEEP_LAST, depth=depth, reliability=reliability,
                durability=durability, deadline=_DEFAULT_TIME, lifespan=_DEFAULT_TIME,

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--fps', type=float, default=FPS, help=f'image rate (default {FPS:g})')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing rosbag2 folder at OUT')
+    parser.add_argument('--robot-turn', type=float, nargs=2, metavar=('START', 'DURATION'),
+                        help='the robot speaks from START s for DURATION s: /robot_speaking '
+                             'true, the person silent, its TTS in the microphone audio')
     parser.add_argument('--no-compress', action='store_true',
                         help='store MCAP chunks uncompressed (faster, larger)')
 
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = make_demo_bag(args.out, duration_s=args.duration, seed=args.seed,
                                 fps=args.fps, overwrite=args.overwrite,
-                                compress=not args.no_compress)
+                                compress=not args.no_compress, robot_turn=args.robot_turn)
     except (FileExistsError, ValueError) as error:
         print(f'make-bag: error: {error}', file=sys.stderr)
         return 2

@@ -17,6 +17,9 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from react_ros.bag.make_bag import (
+    AUDIO_INFO_TOPIC, AUDIO_TOPIC, IMAGE_TOPIC, ROBOT_SPEAKING_TOPIC)
+from rosbags.rosbag2 import Reader
 
 # /rosout is published transient local: this QoS also receives what a node logged before the
 # subscriber discovered it.
@@ -159,12 +162,16 @@ def play(bag: Path, env: Dict[str, str], log_dir: Path, timeout_s: float = 600.0
     """
     Replay a demo bag's camera and microphone topics from a player process; return its summary.
 
-    The player has a process of its own: one Python process that both plays and receives
-    large images stalled the image flow for 1-2 s at a time.
+    A bag with a robot turn plays its robot_speaking too. The player has a process of its own:
+    one Python process that both plays and receives large images stalled the image flow for
+    1-2 s at a time.
     """
-    player = NodeProcess(['react_ros', 'play', str(bag), '--topics', '/image', '/audio_stamped',
-                          '/audio_info', '--wait-subscribers', '60'], env,
-                         Path(log_dir) / 'player.log')
+    topics = [IMAGE_TOPIC, AUDIO_TOPIC, AUDIO_INFO_TOPIC]
+    with Reader(bag) as reader:
+        if ROBOT_SPEAKING_TOPIC in {connection.topic for connection in reader.connections}:
+            topics.append(ROBOT_SPEAKING_TOPIC)
+    player = NodeProcess(['react_ros', 'play', str(bag), '--topics', *topics,
+                          '--wait-subscribers', '60'], env, Path(log_dir) / 'player.log')
     try:
         code = player.process.wait(timeout_s)
     finally:
