@@ -75,8 +75,9 @@ def run_demo(out_dir: Path, bag: Path = None, duration_s: float = 20.0, params_f
     # Before rclpy.init: this process and the node processes share one loopback-only domain.
     os.environ.update(dds_environment(domain_id or random.randint(1, 100)))
     session = record_session(bag, out_dir, params_file)
-    summary = summarise(session, robot_turn_s(bag))
-    write_video(session, out_dir / 'demo.mp4')
+    turn_s = robot_turn_s(bag)
+    summary = summarise(session, turn_s)
+    write_video(session, out_dir / 'demo.mp4', turn_s)
     print(format_summary(summary, out_dir / 'demo.mp4'))
     return 0 if summary['frames_out'] > 0 else 1
 
@@ -236,10 +237,15 @@ def _rgb(msg) -> np.ndarray:
     return decode_image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data))
 
 
-def write_video(session: dict, path: Path):
-    """Each camera frame beside the listener face rendered for it (or the last one before)."""
+def write_video(session: dict, path: Path, turn_s=None):
+    """
+    Each camera frame beside the listener face rendered for it (or the last one before).
+
+    turn_s: the bag's robot turn (start, end) in s from its start; its frames are captioned.
+    """
     speaker = sorted(((_stamp_ns(m), m) for _, m in _decoded(session, IMAGE_TOPIC, Image)),
                      key=lambda item: item[0])
+    origin = speaker[0][0] if speaker else 0
     faces = {_stamp_ns(m): m for _, m in _decoded(session, FACE_TOPIC, Image)}
     face_stamps = np.array(sorted(faces))
     blank = np.zeros((480, 480, 3), np.uint8)
@@ -252,5 +258,6 @@ def write_video(session: dict, path: Path):
             rgb = _rgb(frame)
             seen = draw_speaker_perception(rgb, perception.process(rgb, stamp / 1e9),
                                            perception.last_landmarks)
-            video.write(side_by_side(seen, face, labels=('speaker (as perceived)',
-                                                         'robot listener')))
+            speaking = turn_s is not None and turn_s[0] <= (stamp - origin) / 1e9 < turn_s[1]
+            video.write(side_by_side(seen, face, labels=(
+                'speaker (as perceived)', 'robot speaking' if speaking else 'robot listener')))
