@@ -7,6 +7,7 @@ test process records what they publish. A bag with a robot turn (robot_speaking 
 robot's TTS in the microphone) checks the fade to the neutral face and back.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 import threading
 
@@ -90,13 +91,12 @@ def all_frames_settled(report: dict, frames: int) -> bool:
         int(report[key]) for key in ('frames_processed', 'frames_dropped', 'bad_frames'))
 
 
-def replay_offset(bag, reacted) -> int:
+def replay_offset(recorded, reacted) -> int:
     """
     Return the shift the player gave every stamp (recorded -> live), in ns.
 
     It is the offset that explains the most of the reactions' stamps.
     """
-    recorded = bag_camera_stamps(bag)
     candidates = {stamp - first for stamp in sorted(reacted)[:3] for first in recorded[:10]}
     return max(candidates, key=lambda d: len(reacted & {s + d for s in recorded}))
 
@@ -104,16 +104,29 @@ def replay_offset(bag, reacted) -> int:
 def answered_frames(bag, reacted):
     """Count the bag's camera frames that got a reaction with their (replayed) stamp."""
     recorded = bag_camera_stamps(bag)
-    offset = replay_offset(bag, reacted)
+    offset = replay_offset(recorded, reacted)
     return len(reacted & {s + offset for s in recorded}), len(recorded)
 
 
-def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path):
+@contextmanager
+def nodes_recorded(ros_node, ros_env, tmp_path):
+    """Start the nodes as processes, bring reaction_node up and record; stop them all after."""
     nodes = start_nodes(ros_env, PARAMS, tmp_path)
     recording = Recording(ros_node)
     lifecycle = LifecycleClient(ros_node, 'reaction_node')
     try:
         bring_up(lifecycle)
+        yield recording
+    finally:
+        lifecycle.destroy()
+        for sub in recording.subscriptions:
+            ros_node.destroy_subscription(sub)
+        for process in nodes:
+            assert process.stop() == 0, process.output()
+
+
+def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path):
+    with nodes_recorded(ros_node, ros_env, tmp_path) as recording:
         assert wait_until(lambda: ros_node.count_publishers('face/image') > 0, 30)
         # The face display must hear the reactions from the first frame: reaction_node's
         # publisher appeared only at configure, and DDS matching takes a moment.
@@ -121,12 +134,6 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
         assert '/image: 120' in play(demo_bag, ros_env, tmp_path, timeout_s=60)
         wait_until(lambda: all_frames_settled(recording.report(), 120)
                    and len(recording.faces) >= len(recording.coefficients), 10)
-    finally:
-        lifecycle.destroy()
-        for sub in recording.subscriptions:
-            ros_node.destroy_subscription(sub)
-        for process in nodes:
-            assert process.stop() == 0, process.output()
 
     reacted = {stamp_ns(msg) for msg in recording.coefficients}
     answered, frames = answered_frames(demo_bag, reacted)
@@ -162,23 +169,14 @@ def test_bag_replay_through_node_processes(ros_node, ros_env, demo_bag, tmp_path
 def test_robot_turn_fades_to_neutral_and_back_across_processes(
         ros_node, ros_env, robot_turn_bag, tmp_path):
     bag = robot_turn_bag.path
-    nodes = start_nodes(ros_env, PARAMS, tmp_path)
-    recording = Recording(ros_node)
-    lifecycle = LifecycleClient(ros_node, 'reaction_node')
-    try:
-        bring_up(lifecycle)
+    with nodes_recorded(ros_node, ros_env, tmp_path) as recording:
         assert '/robot_speaking: 3' in play(bag, ros_env, tmp_path, timeout_s=60)
         wait_until(lambda: all_frames_settled(recording.report(), 180), 10)
-    finally:
-        lifecycle.destroy()
-        for sub in recording.subscriptions:
-            ros_node.destroy_subscription(sub)
-        for process in nodes:
-            assert process.stop() == 0, process.output()
 
     reacted = {stamp_ns(msg) for msg in recording.coefficients}
-    origin = bag_camera_stamps(bag)[0] + replay_offset(bag, reacted)
-    times, deviations = face_deviations([(None, msg) for msg in recording.coefficients], origin)
+    recorded = bag_camera_stamps(bag)
+    origin = recorded[0] + replay_offset(recorded, reacted)
+    times, deviations = face_deviations(recording.coefficients, origin)
     start, end = robot_turn_bag.robot_turn_s
     assert deviations[times < start].max() > 0.01, 'the face reacts before the turn'
     # config/react.yaml fades in 0.2 s; 0.3 s more for frames in flight on a loaded machine.

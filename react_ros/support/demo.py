@@ -27,7 +27,7 @@ from rclpy.serialization import deserialize_message
 from react_ros import spec
 from react_ros.bag import dds_environment
 from react_ros.bag.make_bag import AUDIO_TOPIC, make_demo_bag, ROBOT_SPEAKING_TOPIC
-from react_ros.bag.msg_types import BOOL_TYPE, get_typestore
+from react_ros.bag.msg_types import BOOL_TYPE, get_typestore, read_header_stamp
 from react_ros.bag.recorder import BagRecorder
 from react_ros.message_codecs import decode_image
 from react_ros.nodes.common import pipeline_reports, speaker_problem_counts
@@ -138,14 +138,14 @@ def robot_turn_s(bag: Path):
 
 def face_deviations(reactions, origin_ns: int):
     """
-    Return each reaction's time and distance from the neutral face.
+    Return each reaction's (JointState) time and distance from the neutral face.
 
     times are in s from origin_ns; deviations are the mean |reaction - neutral face| over the
     AU and expression channels.
     """
     channels = spec.AU_NAMES + spec.EXPRESSION_CHANNELS
     times, deviations = [], []
-    for _, msg in reactions:
+    for msg in reactions:
         named = dict(zip(msg.name, msg.position))
         times.append((_stamp_ns(msg) - origin_ns) / 1e9)
         deviations.append(np.mean([abs(named[name] - spec.NEUTRAL_FRAME[spec.channel_index(
@@ -162,7 +162,7 @@ def turn_deviation(reactions, origin_ns: int, turn_s):
     """
     if turn_s is None or not reactions:
         return None
-    times, deviations = face_deviations(reactions, origin_ns)
+    times, deviations = face_deviations([msg for _, msg in reactions], origin_ns)
     start, end = turn_s
     during = deviations[(times >= (start + end) / 2) & (times < end)]
     outside = deviations[(times < start) | (times >= end + 1.0)]
@@ -186,7 +186,8 @@ def summarise(session: dict, turn_s=None) -> dict:
     distance from neutral during the turn with the rest.
     """
     reactions = _decoded(session, COEFFICIENTS_TOPIC, JointState)
-    camera = [_stamp_ns(msg) for _, msg in _decoded(session, IMAGE_TOPIC, Image)]
+    # The stamps alone: decoding every camera image is write_video's work.
+    camera = [read_header_stamp(raw) for _, raw in session['messages'].get(IMAGE_TOPIC, [])]
     reports = pipeline_reports(
         msg for _, msg in _decoded(session, DIAGNOSTICS_TOPIC, DiagnosticArray))
     problems = speaker_problem_counts(reports)
