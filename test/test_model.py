@@ -354,6 +354,7 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
     """
     network, config = generator.network, generator.config
     rng = torch.Generator().manual_seed(seed)
+    personas = torch.randn(k, config.persona_dim, generator=rng)  # the seed's first draws
     scheduler = make_scheduler(config)
     scheduler.set_timesteps(steps)
     speaker = network.encoder.full(*(torch.from_numpy(x)[None] for x in (audio, visual, mask)))
@@ -362,7 +363,8 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
     frames = []
     for t in range(len(audio)):
         seen = speaker[:, :t + 1].expand(k, -1, -1)  # (k, t + 1, D)
-        logits = network.predictor.full(tokens, seen)[:, -1]
+        logits = network.predictor.full(
+            tokens, seen + network.predictor.persona_projection(personas)[:, None])[:, -1]
         tokens = torch.cat([tokens, sample_tokens(logits, config.temperature, config.top_k,
                                                   rng)[:, None]], dim=1)
         token_latent = network.tokenizer.decode_latent(

@@ -66,10 +66,11 @@ def graph_signature(graph: torch.nn.Module, name: str, config, batch: int,
     tokens = torch.randint(0, config.codebook_size, (batch,))
     state = torch.randn(graph.state_shape(batch))
     if name == 'predictor_step':
-        return GraphSignature(('previous_token', 'speaker', 'frame', 'state'),
-                              (tokens, speaker, frame, state), ('logits', 'new_keys_values'),
-                              frozenset({'previous_token', 'state', 'logits',
-                                         'new_keys_values'}))
+        personas = ((torch.randn(batch, config.persona_dim),) if config.persona_dim else ())
+        return GraphSignature(
+            ('previous_token', 'speaker') + ('persona',) * len(personas) + ('frame', 'state'),
+            (tokens, speaker, *personas, frame, state), ('logits', 'new_keys_values'),
+            frozenset({'previous_token', 'persona', 'state', 'logits', 'new_keys_values'}))
     if name == 'decoder_step':
         return GraphSignature(('token', 'state'), (tokens, state), ('token_latent', 'state_out'),
                               frozenset({'token', 'state', 'token_latent', 'state_out'}))

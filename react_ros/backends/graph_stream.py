@@ -11,6 +11,7 @@ import numpy as np
 from react_ros.backends.graphs import RING_GRAPHS
 from react_ros.model.generator import check_frame_inputs
 from react_ros.model.layers import write_ring_slot
+from react_ros.model.persona import draw_personas
 from react_ros.model.token_predictor import sample_tokens
 import torch
 
@@ -55,6 +56,9 @@ class GraphStream:
         runner, k = self._runner, self.k
         # Draws are made on the CPU, like the PyTorch stream on a CPU, then moved.
         self._rng = torch.Generator().manual_seed(self._seed)
+        personas = draw_personas(k, self._config.persona_dim, self._rng)
+        # The predictor graph takes them only when the model has a persona.
+        self._persona_inputs = () if personas is None else (personas,)
         self._states = {
             'encoder_step': runner.empty_state('encoder_step', 1),
             'predictor_step': runner.empty_state('predictor_step', k),
@@ -87,7 +91,8 @@ class GraphStream:
         frame = torch.tensor([self._frame], dtype=torch.long)
         speaker = self._run('encoder_step', audio[None], visual[None],
                             torch.tensor([present]), frame)
-        logits = self._run('predictor_step', self._previous_token, speaker, frame)
+        logits = self._run('predictor_step', self._previous_token, speaker,
+                           *self._persona_inputs, frame)
         token = sample_tokens(logits.float().cpu(), config.temperature, config.top_k, self._rng)
         token_latent = self._run('decoder_step', token)
         noise = torch.randn(self.k, config.latent_dim, generator=self._rng)

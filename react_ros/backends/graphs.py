@@ -10,14 +10,15 @@ Four graphs, one per network the runtime calls, in the order a frame runs them:
 
     encoder_step     audio (1, A), visual (1, V), face_present (1,), frame (1,), state
                      -> speaker (1, D), new_keys_values
-    predictor_step   previous_token (k,), speaker (1, D), frame (1,), state
-                     -> logits (k, C), new_keys_values
+    predictor_step   previous_token (k,), speaker (1, D)[, persona (k, Z)], frame (1,), state
+                     -> logits (k, C), new_keys_values   (persona: models with persona_dim > 0)
     decoder_step     token (k,), state -> token_latent (k, L), state_out
     denoiser_sample  noise (k, L), token_latent (k, L), speaker (1, D), frame (1,), state
                      -> listener (k, 83), new_keys_values
 
-Token sampling (Gumbel-max over top-k) and the noise draw stay with the caller, on the same
-torch.Generator as the PyTorch stream, so all backends draw identical random numbers.
+Token sampling (Gumbel-max over top-k) and the noise draws (the personas once per stream, then
+per frame) stay with the caller, on the same torch.Generator as the PyTorch stream, so all
+backends draw identical random numbers.
 
 Attention states are rings: frame n's keys and values belong in slot n % window. A graph
 reads the ring but does not rewrite it: it returns only the newest frame's keys and values
@@ -71,6 +72,16 @@ class PredictorStep(nn.Module):
         return self.predictor.step(previous_token, speaker, frame, state)
 
 
+class PersonaPredictorStep(PredictorStep):
+    """The token predictor's streaming step for k samples, each with its persona (k, Z)."""
+
+    def forward(self, previous_token, speaker, persona, frame, state):
+        """(k,) int64, (1, D), (k, Z), (1,) int64, state -> logits (k, C), new keys/values."""
+        speaker = speaker.expand(previous_token.shape[0], -1)[:, None]  # (k, 1, D)
+        context = self.predictor.condition(speaker, persona)[:, 0]  # (k, D)
+        return self.predictor.step(previous_token, context, frame, state)
+
+
 class DecoderStep(nn.Module):
     """The tokenizer decoder's streaming step: tokens to listener latents."""
 
@@ -121,7 +132,8 @@ def build_graphs(network: nn.Module, config, sampling_steps: int) -> dict:
     """Return the four step modules by graph name, in eval mode."""
     return {
         'encoder_step': EncoderStep(network).eval(),
-        'predictor_step': PredictorStep(network).eval(),
+        'predictor_step': (PersonaPredictorStep if config.persona_dim
+                           else PredictorStep)(network).eval(),
         'decoder_step': DecoderStep(network).eval(),
         'denoiser_sample': DenoiserSample(network, config, sampling_steps).eval(),
     }

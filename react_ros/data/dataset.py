@@ -33,6 +33,7 @@ torch Dataset of fixed-length windows (for training). Both yield dicts of tensor
     speaker_audio (T, 41)       audio features at the frame times
     listener (T, 83)            25 attributes + 58 3DMM, spec.CHANNEL_NAMES order
     listener_mask (83,)         False for the 3DMM channels when the dataset has no 3DMM
+    listener_clip_mean (83,)    the listener's mean frame over the whole pair (its persona)
     valid (T,)                  False on frames padded past the end of a short sequence
     pair_index, start           where the window comes from
 """
@@ -40,6 +41,7 @@ torch Dataset of fixed-length windows (for training). Both yield dicts of tensor
 from concurrent.futures import ProcessPoolExecutor
 import csv
 from dataclasses import dataclass, replace
+import functools
 import logging
 from pathlib import Path
 import re
@@ -323,6 +325,11 @@ class ClipPair:
     def listener_frame(self) -> np.ndarray:
         """Return the listener's (T, 83) frames (3DMM channels zero when missing)."""
         return compose_frame(self.listener_attributes, self.listener_mm)[0]
+
+    @functools.cached_property
+    def listener_clip_mean(self) -> np.ndarray:
+        """Return the listener's (83,) mean frame over the pair (read once, then kept)."""
+        return self.listener_frame.mean(axis=0)
 
     @property
     def listener_mask(self) -> np.ndarray:
@@ -621,6 +628,7 @@ def _pair_item(pair: ClipPair, start: int, length: int, include_mm: bool) -> dic
         for name, values in sequences.items()}
     item.update(speaker_visual_mask=torch.tensor(visual_mask),
                 listener_mask=torch.from_numpy(listener_mask),
+                listener_clip_mean=torch.from_numpy(pair.listener_clip_mean),
                 pair_index=torch.tensor(pair.index), start=torch.tensor(start))
     return item
 

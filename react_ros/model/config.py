@@ -11,7 +11,7 @@ import math
 from react_ros import spec
 
 # What checkpoints written before a field existed were trained with.
-OLD_CONFIG_DEFAULTS = {'predictor_dropout': 0.0}
+OLD_CONFIG_DEFAULTS = {'predictor_dropout': 0.0, 'persona_dim': 0}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class ReactionModelConfig:
     # Residual dropout in the token predictor's blocks while training (the predictor overfits
     # the training speakers within a few epochs without it); the step paths never drop.
     predictor_dropout: float = 0.1
+    # Dimensions of the listener persona latent drawn once per reaction (react_ros.model.persona);
+    # 0: none.
+    persona_dim: int = 4
 
     def __post_init__(self):
         """Reject sizes the networks cannot be built with."""
@@ -60,9 +63,9 @@ class ReactionModelConfig:
             elif field.name == 'predictor_dropout':
                 if not 0.0 <= value < 1.0:
                     raise ValueError(f'predictor_dropout must be in [0, 1), got {value}')
-            elif field.name == 'top_k':
+            elif field.name in ('top_k', 'persona_dim'):
                 if value < 0:
-                    raise ValueError(f'top_k must be >= 0 (0 = no top-k), got {value}')
+                    raise ValueError(f'{field.name} must be >= 0 (0 = none), got {value}')
             elif not value > 0:
                 raise ValueError(f'{field.name} must be positive, got {value}')
         if self.d_model % self.num_heads:

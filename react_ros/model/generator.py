@@ -15,6 +15,7 @@ import numpy as np
 from react_ros import spec
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.diffusion import FrameSampler, LatentDenoiser
+from react_ros.model.persona import draw_personas
 from react_ros.model.speaker_encoder import SpeakerEncoder
 from react_ros.model.token_predictor import sample_tokens, TokenPredictor
 from react_ros.model.tokenizer import FSQTokenizer
@@ -153,6 +154,8 @@ class ReactionStream:
         network = self._generator.network
         device = self._generator.device
         self._rng = torch.Generator(device=device).manual_seed(self._seed)
+        # The first draws of the seed: one persona per sample, held for the whole stream.
+        self._persona = draw_personas(self.k, self._generator.config.persona_dim, self._rng)
         with torch.inference_mode():
             self._encoder_caches = network.encoder.empty_caches(1)
             self._predictor_caches = network.predictor.empty_caches(self.k)
@@ -187,7 +190,8 @@ class ReactionStream:
         """Return (k, 83) listener frames for one frame's speaker encoding (1, 1, D)."""
         network, config = self._generator.network, self._generator.config
         speaker = speaker.expand(self.k, -1, -1)  # (k, 1, D)
-        logits = network.predictor.step_stacked(self._previous_token, speaker,
+        context = network.predictor.condition(speaker, self._persona)  # (k, 1, D)
+        logits = network.predictor.step_stacked(self._previous_token, context,
                                                 self._predictor_caches)
         token = sample_tokens(logits, config.temperature, config.top_k, self._rng)  # (k,)
         codes = network.tokenizer.tokens_to_codes(token)  # (k, len(levels))

@@ -4,12 +4,15 @@ Autoregressive listener-token predictor.
 A causal transformer over the listener's past FSQ tokens that cross-attends to the speaker
 encoding; frame t's logits come from the tokens before t and the speaker up to and including
 frame t. Both attentions are bounded to `context_frames` (ALiBi + rolling caches), so a
-streaming step costs one token whatever the stream length.
+streaming step costs one token whatever the stream length. With `persona_dim` > 0 the speaker
+encoding it attends to carries the sample's persona (react_ros.model.persona): `condition`
+adds its projection.
 """
 
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.layers import (
     BlockStep, CausalBlock, history_bias, ring_state_shape, RingCache, StepWeights, window_bias)
+from react_ros.model.persona import PersonaPosterior
 import torch
 from torch import nn
 
@@ -30,7 +33,18 @@ class TokenPredictor(nn.Module):
             for _ in range(config.predictor_layers))
         self.head = nn.Sequential(nn.LayerNorm(config.d_model),
                                   nn.Linear(config.d_model, config.codebook_size))
+        self.persona_dim = config.persona_dim
+        if config.persona_dim:
+            self.persona_projection = nn.Linear(config.persona_dim, config.d_model)
+            # Used by training only: the persona of a real listener clip.
+            self.persona_posterior = PersonaPosterior(config.d_model, config.persona_dim)
         self._step_weights = StepWeights()
+
+    def condition(self, speaker: torch.Tensor, persona: torch.Tensor | None) -> torch.Tensor:
+        """Return what the predictor attends to: speaker (B, T, D) plus persona (B, Z)'s offset."""
+        if persona is None:
+            return speaker
+        return speaker + self.persona_projection(persona.to(speaker.device))[:, None]
 
     @property
     def start_token(self) -> int:

@@ -11,7 +11,9 @@ dataset lacks, never count.
   the continuous (unrounded) codes; the decoder's latent of the continuous codes is what the
   diffusion stage learns to draw, so it must reconstruct the frames too, and a penalty keeps
   its dimensions standardised (mean 0, std 1 over valid frames).
-- predictor: teacher-forced next-token cross-entropy; the speaker encoder learns with it.
+- predictor: teacher-forced next-token cross-entropy; the speaker encoder learns with it. With
+  a persona latent (react_ros.model.persona), its posterior sees the listener clip's mean
+  frame (listener_clip_mean (B, 83)) and its free-bits KL per window frame is added.
 - diffusion: the denoiser predicts the clean latent (the decoder's latent of the continuous
   codes of the real frames) of every frame from its noisy version, the clean past and the
   condition (decoder latent of the real token + speaker encoding); MSE.
@@ -22,6 +24,7 @@ channel (the tokenizer's frame_std, floored) and weighted by CHANNEL_WEIGHTS.
 
 from react_ros import spec
 from react_ros.model.diffusion import make_scheduler
+from react_ros.model.persona import free_bits_kl, kl_to_prior, sample_posterior
 import torch
 import torch.nn.functional as F
 
@@ -125,26 +128,42 @@ def corrupt_tokens(tokens: torch.Tensor, share: float, codebook_size: int,
     return torch.where(replace, random, tokens)
 
 
-def predictor_loss(network, batch: dict, with_accuracy: bool = False, token_noise: float = 0.0,
-                   generator: torch.Generator = None):
+def listener_summary(tokenizer, batch: dict) -> torch.Tensor:
+    """Return the persona posterior's input (B, 83): the clip mean frame, normalised (0 if absent)."""
+    summary = (batch['listener_clip_mean'] - tokenizer.frame_mean) / tokenizer.frame_std
+    return summary * batch['listener_mask']
+
+
+def predictor_loss(network, batch: dict, generator: torch.Generator,
+                   token_noise: float = 0.0) -> dict:
     """
-    Return the next-token cross-entropy of a batch (and the token accuracy when asked).
+    Return the predictor stage's terms of a batch: 'loss', 'cross_entropy', 'accuracy', 'kl'.
 
     The tokenizer is frozen here: its tokens are the targets. token_noise replaces that share
-    of the input (history) tokens, never the targets, with random ones (drawn from generator).
+    of the input (history) tokens, never the targets, with random ones (drawn from generator,
+    as is the persona's posterior draw). 'kl' is the persona's KL to the prior per window (0
+    without a persona: what z tells the predictor, in nats); 'loss' adds its free-bits form
+    per window frame to the cross-entropy (the ELBO's weighting: the cross-entropy is a
+    per-frame mean).
     """
+    predictor = network.predictor
     with torch.no_grad():
         _, _, tokens = encode_listener(network.tokenizer, batch['listener'],
                                        batch['listener_mask'])
-    history = corrupt_tokens(tokens, token_noise, network.predictor.codebook_size, generator)
-    logits = network.predictor.full(previous_tokens(history, network.predictor.start_token),
-                                    speaker_encoding(network, batch))  # (B, T, V)
+    history = corrupt_tokens(tokens, token_noise, predictor.codebook_size, generator)
+    speaker = speaker_encoding(network, batch)  # (B, T, D)
+    kl = penalty = speaker.new_zeros(())
+    if predictor.persona_dim:
+        mean, log_var = predictor.persona_posterior(listener_summary(network.tokenizer, batch))
+        speaker = predictor.condition(speaker, sample_posterior(mean, log_var, generator))
+        kl_per_dimension = kl_to_prior(mean, log_var)  # (B, Z)
+        kl, penalty = kl_per_dimension.sum(dim=1).mean(), free_bits_kl(kl_per_dimension)
+    logits = predictor.full(previous_tokens(history, predictor.start_token), speaker)  # (B, T, V)
     valid = batch['valid']
-    loss = F.cross_entropy(logits[valid], tokens[valid])
-    if not with_accuracy:
-        return loss
+    cross_entropy = F.cross_entropy(logits[valid], tokens[valid])
     accuracy = (logits[valid].argmax(dim=-1) == tokens[valid]).float().mean()
-    return loss, accuracy
+    return {'loss': cross_entropy + penalty / valid.shape[1], 'cross_entropy': cross_entropy,
+            'accuracy': accuracy, 'kl': kl}
 
 
 class DiffusionLoss:

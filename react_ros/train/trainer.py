@@ -159,7 +159,8 @@ def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
     absent = (dropped[:, None] & (position >= starts[:, None])
               & (position < (starts + lengths)[:, None]))
     prepared = {name: batch[name].to(device) for name in (
-        'speaker_audio', 'speaker_visual', 'listener', 'listener_mask', 'valid')}
+        'speaker_audio', 'speaker_visual', 'listener', 'listener_mask', 'listener_clip_mean',
+        'valid')}
     prepared['speaker_present'] = (valid & batch['speaker_present'] & ~absent).to(device)
     return prepared
 
@@ -193,10 +194,7 @@ class _StageLoss(torch.nn.Module):
         if self.stage == 'tokenizer':
             return {'loss': losses.tokenizer_loss(self.network, batch)}
         if self.stage == 'predictor':
-            loss, accuracy = losses.predictor_loss(self.network, batch, with_accuracy=True,
-                                                   token_noise=token_noise,
-                                                   generator=generator)
-            return {'loss': loss, 'accuracy': accuracy}
+            return losses.predictor_loss(self.network, batch, generator, token_noise)
         return {'loss': self.diffusion_loss(self.network, batch, generator)}
 
 
