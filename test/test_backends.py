@@ -20,6 +20,7 @@ from react_ros.backends.manifest import file_sha256, Manifest, StaleExportError
 from react_ros.backends.onnxruntime_backend import OnnxRuntimeRunner, session_providers
 from react_ros.backends.selection import Availability, BackendUnavailable, choose_backend
 from react_ros.backends.torch_graph_runner import TorchGraphRunner
+from react_ros.model.config import ReactionModelConfig
 from react_ros.model.generator import ReactionGenerator
 import torch
 
@@ -80,8 +81,11 @@ def test_onnxruntime_matches_torch_per_graph_across_k_and_positions(
     assert error <= RELATIVE_TOLERANCE
 
 
-def test_step_graphs_equal_the_pytorch_stream(torch_generator):
+@pytest.mark.parametrize('model', ['shipped', 'without persona'])
+def test_step_graphs_equal_the_pytorch_stream(model, torch_generator):
     """The step definitions (explicit states) are the same function as the stacked stream."""
+    if model == 'without persona':  # as checkpoints written before personas existed
+        torch_generator = ReactionGenerator.untrained(ReactionModelConfig(persona_dim=0))
     config = torch_generator.config
     runner = TorchGraphRunner(torch_generator.network, config, 3)
     audio, visual, mask = _sequence(80)

@@ -287,6 +287,11 @@ def test_windows_count_and_content(mars_root):
     np.testing.assert_allclose(item['speaker_audio'], pair.speaker_audio[16:32])
     np.testing.assert_allclose(item['listener'], pair.listener_frame[16:32])
     assert item['valid'].all() and item['listener_mask'].all()
+    # The persona posterior's input: the listener's mean over the whole pair, in every window.
+    np.testing.assert_allclose(item['listener_clip_mean'], pair.listener_frame.mean(axis=0),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(windows[5]['listener_clip_mean'], item['listener_clip_mean'])
+    assert not np.allclose(windows[0]['listener_clip_mean'], item['listener_clip_mean'])
     batch = next(iter(DataLoader(windows, batch_size=4)))
     assert batch['listener'].shape == (4, 16, spec.NUM_CHANNELS)
     assert batch['speaker_audio'].dtype == torch.float32

@@ -273,6 +273,24 @@ def test_checkpoint_round_trip(generator, tmp_path):
         ReactionGenerator.from_checkpoint(tmp_path / 'other.pt')
 
 
+def test_personas_are_drawn_once_per_stream_and_old_configs_have_none(generator):
+    stream = generator.stream(k=3, seed=2)
+    personas = stream.personas
+    assert personas.shape == (3, SMALL.persona_dim)
+    assert len(np.unique(personas[:, 0])) == 3  # one per sample
+    audio, visual, mask = speaker_inputs(5)
+    run_stream(stream, audio, visual, mask)
+    np.testing.assert_array_equal(stream.personas, personas)  # held while it streams
+    stream.reset()
+    np.testing.assert_array_equal(stream.personas, personas)  # the seed's, again
+    assert not np.allclose(generator.stream(k=3, seed=3).personas, personas)
+    # Checkpoints written before personas existed rebuild without them.
+    old = {key: value for key, value in SMALL.to_dict().items() if key != 'persona_dim'}
+    config = ReactionModelConfig.from_dict(old)
+    assert config.persona_dim == 0
+    assert ReactionGenerator.untrained(config).stream(k=2).personas is None
+
+
 def test_untrained_init_is_deterministic():
     first = ReactionGenerator.untrained(SMALL, seed=0).network.state_dict()
     second = ReactionGenerator.untrained(SMALL, seed=0).network.state_dict()
@@ -354,7 +372,10 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
     """
     network, config = generator.network, generator.config
     rng = torch.Generator().manual_seed(seed)
-    personas = torch.randn(k, config.persona_dim, generator=rng)  # the seed's first draws
+    offset = 0.0  # the personas' offset to the predictor's speaker input (k, 1, D)
+    if config.persona_dim:
+        personas = torch.randn(k, config.persona_dim, generator=rng)  # the seed's first draws
+        offset = network.predictor.persona_projection(personas)[:, None]
     scheduler = make_scheduler(config)
     scheduler.set_timesteps(steps)
     speaker = network.encoder.full(*(torch.from_numpy(x)[None] for x in (audio, visual, mask)))
@@ -363,8 +384,7 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
     frames = []
     for t in range(len(audio)):
         seen = speaker[:, :t + 1].expand(k, -1, -1)  # (k, t + 1, D)
-        logits = network.predictor.full(
-            tokens, seen + network.predictor.persona_projection(personas)[:, None])[:, -1]
+        logits = network.predictor.full(tokens, seen + offset)[:, -1]
         tokens = torch.cat([tokens, sample_tokens(logits, config.temperature, config.top_k,
                                                   rng)[:, None]], dim=1)
         token_latent = network.tokenizer.decode_latent(
@@ -382,8 +402,10 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
     return torch.stack(frames, dim=1).numpy()
 
 
-@pytest.mark.parametrize('steps', [4, 3])
-def test_stream_equals_reference_sampler_on_full_paths(generator, steps):
+@pytest.mark.parametrize('steps, persona_dim', [(4, 4), (3, 4), (4, 0)])
+def test_stream_equals_reference_sampler_on_full_paths(steps, persona_dim):
+    generator = ReactionGenerator.untrained(
+        ReactionModelConfig(context_frames=6, window=4, persona_dim=persona_dim), seed=3)
     audio, visual, mask = speaker_inputs(11)  # beyond both windows (6 and 4 frames)
     with torch.inference_mode():
         expected = reference_reactions(generator, audio, visual, mask, 3, 6, steps)

@@ -15,12 +15,14 @@ from react_ros.commands import eval as eval_command, predict as predict_command
 from react_ros.commands import train as train_command
 from react_ros.data.dataset import load_dataset
 from react_ros.data.synth import write_corpus
+from react_ros.model import persona
 from react_ros.model.config import ReactionModelConfig
 from react_ros.model.generator import ReactionGenerator
 from react_ros.train import checkpoint, losses, plot
 from react_ros.train.normalisation import compute_normalisation, is_identity
 from react_ros.train.trainer import load_training_data, Trainer, TrainOptions
 import torch
+from torch.utils.data import default_collate
 
 OPTIONS = {'epochs': (3, 3, 3), 'batch_size': 8, 'window': 32, 'warmup_steps': 2,
            'val_inputs': 1, 'val_k': 2, 'val_frames': 60, 'seed': 3,
@@ -247,6 +249,45 @@ def test_channels_and_frames_a_dataset_lacks_do_not_count(trained):
     assert loss_with(lambda frames: frames[..., spec.NUM_ATTRIBUTES:].add_(5.0)) == reference
     assert loss_with(lambda frames: frames[:, 12:].add_(5.0)) == reference
     assert loss_with(lambda frames: frames[:, :12, :spec.NUM_ATTRIBUTES].add_(0.5)) != reference
+
+
+def test_free_bits_cost_nothing_below_the_floor():
+    mean = torch.tensor([[0.1, 2.0], [-0.1, 2.0]], requires_grad=True)
+    log_var = torch.zeros(2, 2, requires_grad=True)
+    kl = persona.kl_to_prior(mean, log_var)  # dimension 0: 0.005 nats, dimension 1: 2 nats
+    torch.testing.assert_close(kl[0], torch.tensor([0.005, 2.0]))
+    penalty = persona.free_bits_kl(kl)
+    torch.testing.assert_close(penalty, torch.tensor(persona.FREE_BITS + 2.0))
+    penalty.backward()
+    assert float(mean.grad[:, 0].abs().max()) == 0.0  # below the floor: no pull to the prior
+    assert float(mean.grad[:, 1].abs().min()) > 0.0
+
+
+def test_persona_posterior_reads_the_clip_mean_of_present_channels(trained, data):
+    network = ReactionGenerator.from_checkpoint(trained).network
+    history = checkpoint.read_training_state(trained)['history']['predictor']
+    assert all(record['train_kl'] > 0 and np.isfinite(record['val_kl']) for record in history)
+    batch = default_collate([data.train.windows(16)[index] for index in (0, 3)])
+    batch['speaker_present'] = batch['valid'].clone()
+    batch['listener_mask'][:, spec.NUM_ATTRIBUTES:] = False  # as a dataset without 3DMM
+
+    def terms(clip_mean):
+        network.zero_grad()
+        result = losses.predictor_loss(network, dict(batch, listener_clip_mean=clip_mean),
+                                       torch.Generator().manual_seed(0))
+        result['loss'].backward()
+        return result
+
+    reference = terms(batch['listener_clip_mean'])
+    posterior = network.predictor.persona_posterior.net[0].weight.grad
+    assert posterior is not None and float(posterior.abs().max()) > 0
+    assert reference['kl'] > 0
+    absent = batch['listener_clip_mean'].clone()
+    absent[:, spec.NUM_ATTRIBUTES:] += 5.0
+    assert terms(absent)['loss'] == reference['loss']
+    present = batch['listener_clip_mean'].clone()
+    present[:, spec.AFFECT_SLICE] += 0.5
+    assert terms(present)['loss'] != reference['loss']
 
 
 def test_predictions_file_scores_with_react_ros_eval(tmp_path, corpus, trained, capsys):

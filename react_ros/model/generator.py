@@ -166,6 +166,11 @@ class ReactionStream:
                                           dtype=torch.long, device=device)
 
     @property
+    def personas(self) -> np.ndarray | None:
+        """Return the samples' persona latents (k, persona_dim), or None for a model without."""
+        return None if self._persona is None else self._persona.cpu().numpy()
+
+    @property
     def last_tokens(self) -> np.ndarray:
         """Return the FSQ tokens (k,) sampled at the latest step (the start token before)."""
         return self._previous_token.cpu().numpy()

@@ -57,6 +57,5 @@ def kl_to_prior(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 
 def free_bits_kl(kl: torch.Tensor) -> torch.Tensor:
-    """Return the penalised KL of a batch's kl_to_prior (B, Z): per dimension, the batch mean
-    floored at FREE_BITS, summed."""
+    """Return the penalised KL of kl_to_prior (B, Z): per-dimension batch means floored, summed."""
     return kl.mean(dim=0).clamp(min=FREE_BITS).sum()

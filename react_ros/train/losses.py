@@ -129,7 +129,7 @@ def corrupt_tokens(tokens: torch.Tensor, share: float, codebook_size: int,
 
 
 def listener_summary(tokenizer, batch: dict) -> torch.Tensor:
-    """Return the persona posterior's input (B, 83): the clip mean frame, normalised (0 if absent)."""
+    """Return the persona posterior's input (B, 83): clip mean frames, normalised, 0 if absent."""
     summary = (batch['listener_clip_mean'] - tokenizer.frame_mean) / tokenizer.frame_std
     return summary * batch['listener_mask']
 
