@@ -11,8 +11,10 @@ Training is a conditional VAE (Kingma and Welling 2014; Sohn et al. 2015): a pos
 q(z | clip summary) sees the mean of the listener's own normalised frames over the whole clip,
 and its KL divergence to N(0, I) is added to the token cross-entropy, per window frame. The KL
 of each dimension below FREE_BITS nats is not penalised ("free bits", Kingma et al. 2016,
-Improved Variational Inference with Inverse Autoregressive Flow, section C.8), so the
-predictor cannot ignore z while its own history tokens reveal the level anyway.
+Improved Variational Inference with Inverse Autoregressive Flow, section C.8): inside a
+training window the predictor's own history tokens soon reveal the level, and without free
+bits the KL term would teach it to leave z empty, which is what a sample needs at frame 0 and
+to hold the level beyond the attention context.
 """
 
 from react_ros import spec
@@ -20,7 +22,7 @@ import torch
 from torch import nn
 
 # Nats of KL per persona dimension (batch mean) that cost nothing.
-FREE_BITS = 0.5
+FREE_BITS = 1.0
 
 
 class PersonaPosterior(nn.Module):
