@@ -13,7 +13,8 @@ speaker features with the face missing on about 20 % of the frames; weights are 
     .venv/bin/python benchmarks/bench_model.py [--frames 750] [--k 10] [--repeats 3]
 
 --package times another copy of the model package with the same interface (for example the
-code before a change, copied elsewhere and put on PYTHONPATH).
+code before a change, copied elsewhere and put on PYTHONPATH). Last, the budgets of issue 11
+(BUDGETS; the offline one for 750 frames x 10 samples) are checked: exit status 1 if one fails.
 """
 
 import argparse
@@ -25,6 +26,13 @@ import time
 
 import numpy as np
 import torch
+
+
+# Issue 11: (what, limit); every figure must be at most its limit.
+BUDGETS = {'step_p50': ('stream.step p50, k = 10, 1 thread (ms)', 3.0),
+           'step_p99': ('stream.step p99, k = 10, 1 thread (ms)', 10.0),
+           'offline': ('generate 750 frames x 10 samples (s)', 1.0),
+           'parameters': ('parameters (millions)', 5.0)}
 
 
 def percentile(values, fraction: float) -> float:
@@ -117,7 +125,24 @@ def main():
               f'{seconds / short:5.1f}')
     load = ', '.join(f'{value:.2f}' for value in os.getloadavg())
     print(f'\nload average after: {load}')
+    return check_budgets(args, online, short, generator.num_parameters())
+
+
+def check_budgets(args, online: dict, offline_seconds: float, parameters: int) -> int:
+    """Print each budget of BUDGETS beside its figure; return 1 if one fails, else 0."""
+    if (args.frames, args.k) != (750, 10):
+        print('\nbudgets: not checked (they are for --frames 750 --k 10)')
+        return 0
+    figures = {'step_p50': online['p50'], 'step_p99': online['p99'],
+               'offline': offline_seconds, 'parameters': parameters / 1e6}
+    print('\nbudget                                      measured   limit')
+    failed = 0
+    for name, (what, limit) in BUDGETS.items():
+        passed = figures[name] <= limit
+        failed += not passed
+        print(f'{what:42s}  {figures[name]:8.2f}  {limit:6.1f}  {"pass" if passed else "FAIL"}')
+    return int(failed > 0)
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())
