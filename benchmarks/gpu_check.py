@@ -105,6 +105,8 @@ def _batch(config, device) -> dict:
              'speaker_visual': torch.randn(BATCH, WINDOW, config.visual_dim,
                                            generator=generator),
              'listener': listener, 'listener_mask': torch.ones(BATCH, 83, dtype=torch.bool),
+             'listener_clip_mean': listener.mean(dim=1),
+             'persona_noise': torch.randn(BATCH, config.persona_dim, generator=generator),
              'valid': torch.ones(BATCH, WINDOW, dtype=torch.bool),
              'speaker_present': torch.ones(BATCH, WINDOW, dtype=torch.bool)}
     return {name: value.to(device) for name, value in batch.items()}

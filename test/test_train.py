@@ -269,6 +269,8 @@ def test_persona_posterior_reads_the_clip_mean_of_present_channels(trained, data
     assert all(record['train_kl'] > 0 and np.isfinite(record['val_kl']) for record in history)
     batch = default_collate([data.train.windows(16)[index] for index in (0, 3)])
     batch['speaker_present'] = batch['valid'].clone()
+    batch['persona_noise'] = torch.randn(2, network.predictor.persona_dim,
+                                         generator=torch.Generator().manual_seed(0))
     batch['listener_mask'][:, spec.NUM_ATTRIBUTES:] = False  # as a dataset without 3DMM
 
     def terms(clip_mean):

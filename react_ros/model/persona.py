@@ -47,9 +47,8 @@ def draw_personas(batch: int, persona_dim: int, generator: torch.Generator):
 
 
 def sample_posterior(mean: torch.Tensor, log_var: torch.Tensor,
-                     generator: torch.Generator) -> torch.Tensor:
-    """Return z (B, Z) = mean + std * noise (reparameterised; noise drawn on the CPU)."""
-    noise = torch.randn(mean.shape, generator=generator).to(mean.device)
+                     noise: torch.Tensor) -> torch.Tensor:
+    """Return z (B, Z) = mean + std * noise, noise (B, Z) standard normal (reparameterised)."""
     return mean + (0.5 * log_var).exp() * noise
 
 

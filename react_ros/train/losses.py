@@ -140,11 +140,11 @@ def predictor_loss(network, batch: dict, generator: torch.Generator,
     Return the predictor stage's terms of a batch: 'loss', 'cross_entropy', 'accuracy', 'kl'.
 
     The tokenizer is frozen here: its tokens are the targets. token_noise replaces that share
-    of the input (history) tokens, never the targets, with random ones (drawn from generator,
-    as is the persona's posterior draw). 'kl' is the persona's KL to the prior per window (0
-    without a persona: what z tells the predictor, in nats); 'loss' adds its free-bits form
-    per window frame to the cross-entropy (the ELBO's weighting: the cross-entropy is a
-    per-frame mean).
+    of the input (history) tokens, never the targets, with random ones (drawn from generator);
+    the persona's posterior draw uses the batch's persona_noise (B, Z). 'kl' is the persona's
+    KL to the prior per window (0 without a persona: what z tells the predictor, in nats);
+    'loss' adds its free-bits form per window frame to the cross-entropy (the ELBO's
+    weighting: the cross-entropy is a per-frame mean).
     """
     predictor = network.predictor
     with torch.no_grad():
@@ -155,7 +155,8 @@ def predictor_loss(network, batch: dict, generator: torch.Generator,
     kl = penalty = speaker.new_zeros(())
     if predictor.persona_dim:
         mean, log_var = predictor.persona_posterior(listener_summary(network.tokenizer, batch))
-        speaker = predictor.condition(speaker, sample_posterior(mean, log_var, generator))
+        speaker = predictor.condition(speaker,
+                                      sample_posterior(mean, log_var, batch['persona_noise']))
         kl_per_dimension = kl_to_prior(mean, log_var)  # (B, Z)
         kl, penalty = kl_per_dimension.sum(dim=1).mean(), free_bits_kl(kl_per_dimension)
     logits = predictor.full(previous_tokens(history, predictor.start_token), speaker)  # (B, T, V)

@@ -139,15 +139,16 @@ def _global_batches(count: int, batch_size: int, generator: torch.Generator = No
 
 
 def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
-             device: torch.device, share: tuple = None) -> dict:
+             device: torch.device, share: tuple = None, persona_dim: int = 0) -> dict:
     """
     Add speaker_present (B, T): valid frames with a speaker face, except a random span.
 
     The frames without a face are those extracted perception found none in (all present for
     annotations); the span in some windows teaches the encoder its "no face" embedding, which
-    live perception needs whenever it loses the speaker's face. share: (global batch size,
-    slice) when the batch is this process's share of a global batch: the spans are drawn for
-    the global batch, so every process draws the same and takes its own.
+    live perception needs whenever it loses the speaker's face. With a persona, also add
+    persona_noise (B, persona_dim), the posterior draw's standard normal noise. share: (global
+    batch size, slice) when the batch is this process's share of a global batch: spans and
+    noise are drawn for the global batch, so every process draws the same and takes its own.
     """
     valid = batch['valid']  # (B, T)
     count, frames = valid.shape
@@ -162,6 +163,9 @@ def _prepare(batch: dict, generator: torch.Generator, face_dropout: float,
         'speaker_audio', 'speaker_visual', 'listener', 'listener_mask', 'listener_clip_mean',
         'valid')}
     prepared['speaker_present'] = (valid & batch['speaker_present'] & ~absent).to(device)
+    if persona_dim:
+        prepared['persona_noise'] = torch.randn(total, persona_dim,
+                                                generator=generator)[part].to(device)
     return prepared
 
 
@@ -430,6 +434,10 @@ class Trainer:
                 if epoch_callback is not None:
                     epoch_callback(stage, epoch)
 
+    def _persona_dim(self, stage: str) -> int:
+        """Return the persona noise a stage's batches need: the predictor stage's only."""
+        return self.generator.config.persona_dim if stage == 'predictor' else 0
+
     def _train_epoch(self, runner: StageRunner, epoch: int, epochs: int) -> dict:
         options = self.options
         distributed = self.distributed
@@ -451,7 +459,8 @@ class Trainer:
                    disable=not self.progress, leave=False, unit='batch')
         for step, (batch, indices) in enumerate(zip(bar, batches), start=epoch * steps_per_epoch):
             batch = _prepare(batch, generator, options.face_dropout, self.device,
-                             share=(len(indices), distributed.shard(indices)))
+                             share=(len(indices), distributed.shard(indices)),
+                             persona_dim=self._persona_dim(runner.stage))
             values = runner.train_step(batch, generator,
                                        _learning_rate(options, step, total_steps))
             for name, value in values.items():
@@ -471,7 +480,8 @@ class Trainer:
         sums, count = {}, 0
         with torch.no_grad():
             for batch in _batches(self.val_windows, options.batch_size):
-                batch = _prepare(batch, generator, 0.0, self.device)
+                batch = _prepare(batch, generator, 0.0, self.device,
+                                 persona_dim=self._persona_dim(runner.stage))
                 for name, value in runner.loss(batch, generator).items():
                     sums[name] = sums.get(name, 0.0) + float(value.detach())
                 count += 1
