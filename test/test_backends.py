@@ -81,11 +81,18 @@ def test_onnxruntime_matches_torch_per_graph_across_k_and_positions(
     assert error <= RELATIVE_TOLERANCE
 
 
-@pytest.mark.parametrize('model', ['shipped', 'without persona'])
+# Configs beside the shipped model's: the default, and those of checkpoints written before
+# personas existed and before the denoiser saw them.
+GRAPH_CONFIGS = {'default': ReactionModelConfig(),
+                 'without persona': ReactionModelConfig(persona_dim=0),
+                 'persona in the predictor only': ReactionModelConfig(denoiser_persona=False)}
+
+
+@pytest.mark.parametrize('model', ['shipped', *GRAPH_CONFIGS])
 def test_step_graphs_equal_the_pytorch_stream(model, torch_generator):
     """The step definitions (explicit states) are the same function as the stacked stream."""
-    if model == 'without persona':  # as checkpoints written before personas existed
-        torch_generator = ReactionGenerator.untrained(ReactionModelConfig(persona_dim=0))
+    if model in GRAPH_CONFIGS:
+        torch_generator = ReactionGenerator.untrained(GRAPH_CONFIGS[model])
     config = torch_generator.config
     runner = TorchGraphRunner(torch_generator.network, config, 3)
     audio, visual, mask = _sequence(80)

@@ -389,7 +389,8 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
                                                   rng)[:, None]], dim=1)
         token_latent = network.tokenizer.decode_latent(
             network.tokenizer.tokens_to_codes(tokens[:, 1:]))
-        condition = network.denoiser.condition(token_latent, seen)
+        condition = network.denoiser.condition(
+            token_latent, seen + offset if config.denoiser_sees_persona else seen)
         latent = torch.randn(k, 1, config.latent_dim, generator=rng)
         zero = torch.zeros_like(latent)
         for timestep in scheduler.timesteps:
@@ -402,10 +403,12 @@ def reference_reactions(generator, audio, visual, mask, k, seed, steps):
     return torch.stack(frames, dim=1).numpy()
 
 
-@pytest.mark.parametrize('steps, persona_dim', [(4, 4), (3, 4), (4, 0)])
-def test_stream_equals_reference_sampler_on_full_paths(steps, persona_dim):
+@pytest.mark.parametrize('steps, persona_dim, denoiser_persona',
+                         [(4, 4, True), (3, 4, True), (4, 4, False), (4, 0, True)])
+def test_stream_equals_reference_sampler_on_full_paths(steps, persona_dim, denoiser_persona):
     generator = ReactionGenerator.untrained(
-        ReactionModelConfig(context_frames=6, window=4, persona_dim=persona_dim), seed=3)
+        ReactionModelConfig(context_frames=6, window=4, persona_dim=persona_dim,
+                            denoiser_persona=denoiser_persona), seed=3)
     audio, visual, mask = speaker_inputs(11)  # beyond both windows (6 and 4 frames)
     with torch.inference_mode():
         expected = reference_reactions(generator, audio, visual, mask, 3, 6, steps)

@@ -65,8 +65,8 @@ def graph_signature(graph: torch.nn.Module, name: str, config, batch: int,
             ('speaker', 'new_keys_values'), frozenset())
     tokens = torch.randint(0, config.codebook_size, (batch,))
     state = torch.randn(graph.state_shape(batch))
+    personas = ((torch.randn(batch, config.persona_dim),) if config.persona_dim else ())
     if name == 'predictor_step':
-        personas = ((torch.randn(batch, config.persona_dim),) if config.persona_dim else ())
         return GraphSignature(
             ('previous_token', 'speaker') + ('persona',) * len(personas) + ('frame', 'state'),
             (tokens, speaker, *personas, frame, state), ('logits', 'new_keys_values'),
@@ -75,11 +75,12 @@ def graph_signature(graph: torch.nn.Module, name: str, config, batch: int,
         return GraphSignature(('token', 'state'), (tokens, state), ('token_latent', 'state_out'),
                               frozenset({'token', 'state', 'token_latent', 'state_out'}))
     latent = torch.randn(batch, config.latent_dim)
-    return GraphSignature(('noise', 'token_latent', 'speaker', 'frame', 'state'),
-                          (torch.randn_like(latent), latent, speaker, frame, state),
-                          ('listener', 'new_keys_values'),
-                          frozenset({'noise', 'token_latent', 'state', 'listener',
-                                     'new_keys_values'}))
+    personas = personas if config.denoiser_sees_persona else ()
+    return GraphSignature(
+        ('noise', 'token_latent', 'speaker') + ('persona',) * len(personas) + ('frame', 'state'),
+        (torch.randn_like(latent), latent, speaker, *personas, frame, state),
+        ('listener', 'new_keys_values'),
+        frozenset({'noise', 'token_latent', 'persona', 'state', 'listener', 'new_keys_values'}))
 
 
 def _export_graph(graph, signature: GraphSignature, path: Path) -> None:

@@ -57,8 +57,11 @@ class GraphStream:
         # Draws are made on the CPU, like the PyTorch stream on a CPU, then moved.
         self._rng = torch.Generator().manual_seed(self._seed)
         personas = draw_personas(k, self._config.persona_dim, self._rng)
-        # The predictor graph takes them only when the model has a persona.
+        # The predictor graph takes them only when the model has a persona, the denoiser graph
+        # only when it sees it too.
         self._persona_inputs = () if personas is None else (personas,)
+        self._denoiser_persona_inputs = (self._persona_inputs
+                                         if self._config.denoiser_sees_persona else ())
         self._states = {
             'encoder_step': runner.empty_state('encoder_step', 1),
             'predictor_step': runner.empty_state('predictor_step', k),
@@ -96,7 +99,8 @@ class GraphStream:
         token = sample_tokens(logits.float().cpu(), config.temperature, config.top_k, self._rng)
         token_latent = self._run('decoder_step', token)
         noise = torch.randn(self.k, config.latent_dim, generator=self._rng)
-        listener = self._run('denoiser_sample', noise, token_latent, speaker, frame)
+        listener = self._run('denoiser_sample', noise, token_latent, speaker,
+                             *self._denoiser_persona_inputs, frame)
         self._previous_token = token
         self._frame += 1
         return listener.float().cpu().numpy()

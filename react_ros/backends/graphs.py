@@ -13,8 +13,9 @@ Four graphs, one per network the runtime calls, in the order a frame runs them:
     predictor_step   previous_token (k,), speaker (1, D)[, persona (k, Z)], frame (1,), state
                      -> logits (k, C), new_keys_values   (persona: models with persona_dim > 0)
     decoder_step     token (k,), state -> token_latent (k, L), state_out
-    denoiser_sample  noise (k, L), token_latent (k, L), speaker (1, D), frame (1,), state
-                     -> listener (k, 83), new_keys_values
+    denoiser_sample  noise (k, L), token_latent (k, L), speaker (1, D)[, persona (k, Z)],
+                     frame (1,), state -> listener (k, 83), new_keys_values
+                     (persona: models whose config.denoiser_sees_persona)
 
 Token sampling (Gumbel-max over top-k) and the noise draws (the personas once per stream, then
 per frame) stay with the caller, on the same torch.Generator as the PyTorch stream, so all
@@ -121,11 +122,29 @@ class DenoiserSample(nn.Module):
 
     def forward(self, noise, token_latent, speaker, frame, state):
         """(k, L), (k, L), (1, D), (1,) int64, state -> listener (k, 83), new keys/values."""
-        condition = self.denoiser.condition(
-            token_latent[:, None], speaker[:, None].expand(noise.shape[0], 1, -1))  # (k, 1, D)
+        return self.sample(noise, token_latent, speaker[:, None].expand(noise.shape[0], 1, -1),
+                           frame, state)
+
+    def sample(self, noise, token_latent, speaker, frame, state):
+        """Run forward on the speaker input (k, 1, D) the denoiser's condition takes."""
+        condition = self.denoiser.condition(token_latent[:, None], speaker)  # (k, 1, D)
         latent, new_keys_values = self.sampler.step(noise, condition, frame, state,
                                                     self.time_embeddings)
         return self.heads(latent), new_keys_values
+
+
+class PersonaDenoiserSample(DenoiserSample):
+    """DenoiserSample whose speaker input carries each sample's persona (k, Z), as predicted."""
+
+    def __init__(self, network: nn.Module, config, sampling_steps: int):
+        super().__init__(network, config, sampling_steps)
+        self.predictor = network.predictor  # its condition adds the persona's projection
+
+    def forward(self, noise, token_latent, speaker, persona, frame, state):
+        """(k, L), (k, L), (1, D), (k, Z), (1,) int64, state -> listener (k, 83), keys/values."""
+        speaker = speaker.expand(noise.shape[0], -1)[:, None]  # (k, 1, D)
+        return self.sample(noise, token_latent, self.predictor.condition(speaker, persona),
+                           frame, state)
 
 
 def build_graphs(network: nn.Module, config, sampling_steps: int) -> dict:
@@ -135,5 +154,6 @@ def build_graphs(network: nn.Module, config, sampling_steps: int) -> dict:
         'predictor_step': (PersonaPredictorStep if config.persona_dim
                            else PredictorStep)(network).eval(),
         'decoder_step': DecoderStep(network).eval(),
-        'denoiser_sample': DenoiserSample(network, config, sampling_steps).eval(),
+        'denoiser_sample': (PersonaDenoiserSample if config.denoiser_sees_persona
+                            else DenoiserSample)(network, config, sampling_steps).eval(),
     }

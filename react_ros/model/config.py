@@ -11,7 +11,7 @@ import math
 from react_ros import spec
 
 # What checkpoints written before a field existed were trained with.
-OLD_CONFIG_DEFAULTS = {'predictor_dropout': 0.0, 'persona_dim': 0}
+OLD_CONFIG_DEFAULTS = {'predictor_dropout': 0.0, 'persona_dim': 0, 'denoiser_persona': False}
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class ReactionModelConfig:
     # Dimensions of the listener persona latent drawn once per reaction (react_ros.model.persona);
     # 0: none.
     persona_dim: int = 4
+    # The denoiser also sees the persona (through the predictor's projection of it): the
+    # tokens alone leave a listener's valence and arousal level to an 8-frame window, where it
+    # drifts to the mean. Only with persona_dim > 0.
+    denoiser_persona: bool = True
 
     def __post_init__(self):
         """Reject sizes the networks cannot be built with."""
@@ -63,6 +67,8 @@ class ReactionModelConfig:
             elif field.name == 'predictor_dropout':
                 if not 0.0 <= value < 1.0:
                     raise ValueError(f'predictor_dropout must be in [0, 1), got {value}')
+            elif field.name == 'denoiser_persona':
+                object.__setattr__(self, field.name, bool(value))
             elif field.name in ('top_k', 'persona_dim'):
                 if value < 0:
                     raise ValueError(f'{field.name} must be >= 0 (0 = none), got {value}')
@@ -75,6 +81,11 @@ class ReactionModelConfig:
             raise ValueError(
                 f'sampling_steps ({self.sampling_steps}) must be <= train_timesteps '
                 f'({self.train_timesteps})')
+
+    @property
+    def denoiser_sees_persona(self) -> bool:
+        """Return whether the denoiser's speaker input carries the persona's offset too."""
+        return bool(self.persona_dim) and self.denoiser_persona
 
     @property
     def codebook_size(self) -> int:

@@ -202,7 +202,9 @@ class ReactionStream:
         codes = network.tokenizer.tokens_to_codes(token)  # (k, len(levels))
         token_latent, self._decoder_state = network.tokenizer.decoder.step(
             codes, self._decoder_state)  # (k, L)
-        condition = network.denoiser.condition(token_latent[:, None], speaker)  # (k, 1, D)
+        denoiser_speaker = context if config.denoiser_sees_persona else speaker
+        condition = network.denoiser.condition(token_latent[:, None],
+                                               denoiser_speaker)  # (k, 1, D)
         latent = self._sampler.sample_stacked(condition, self._denoiser_caches, self._rng)
         self._previous_token = token
         return network.tokenizer.heads(latent[:, 0])

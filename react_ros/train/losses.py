@@ -16,7 +16,9 @@ dataset lacks, never count.
   frame (listener_clip_mean (B, 83)) and its free-bits KL per window frame is added.
 - diffusion: the denoiser predicts the clean latent (the decoder's latent of the continuous
   codes of the real frames) of every frame from its noisy version, the clean past and the
-  condition (decoder latent of the real token + speaker encoding); MSE.
+  condition (decoder latent of the real token + speaker encoding, which carries the persona
+  when config.denoiser_sees_persona: a draw of the frozen posterior, as the predictor saw);
+  MSE.
 
 Errors of listener frames are measured in units of the training standard deviation of each
 channel (the tokenizer's frame_std, floored) and weighted by CHANNEL_WEIGHTS.
@@ -134,6 +136,11 @@ def listener_summary(tokenizer, batch: dict) -> torch.Tensor:
     return summary * batch['listener_mask']
 
 
+def persona_posterior(network, batch: dict) -> tuple:
+    """Return the persona posterior's (mean, log_var), each (B, Z), of the batch's listeners."""
+    return network.predictor.persona_posterior(listener_summary(network.tokenizer, batch))
+
+
 def predictor_loss(network, batch: dict, generator: torch.Generator,
                    token_noise: float = 0.0) -> dict:
     """
@@ -154,7 +161,7 @@ def predictor_loss(network, batch: dict, generator: torch.Generator,
     speaker = speaker_encoding(network, batch)  # (B, T, D)
     kl = penalty = speaker.new_zeros(())
     if predictor.persona_dim:
-        mean, log_var = predictor.persona_posterior(listener_summary(network.tokenizer, batch))
+        mean, log_var = persona_posterior(network, batch)
         speaker = predictor.condition(speaker,
                                       sample_posterior(mean, log_var, batch['persona_noise']))
         kl_per_dimension = kl_to_prior(mean, log_var)  # (B, Z)
@@ -171,6 +178,7 @@ class DiffusionLoss:
     """The denoising loss; noise and timesteps come from the generator given per call."""
 
     def __init__(self, config):
+        self.sees_persona = config.denoiser_sees_persona
         alphas = make_scheduler(config).alphas_cumprod.float()
         self.alphas_cumprod = alphas  # (train_timesteps,)
 
@@ -183,6 +191,10 @@ class DiffusionLoss:
             token_latent = tokenizer.decode_latent(codes)  # (B, T, L)
             target = tokenizer.decode_latent(continuous)  # (B, T, L)
             speaker = speaker_encoding(network, batch)  # (B, T, D)
+            if self.sees_persona:
+                persona = sample_posterior(*persona_posterior(network, batch),
+                                           batch['persona_noise'])
+                speaker = network.predictor.condition(speaker, persona)
         # Drawn on the CPU, so a run gives the same draws on any device.
         timesteps = torch.randint(0, len(self.alphas_cumprod), target.shape[:2],
                                   generator=generator)  # (B, T)

@@ -435,8 +435,10 @@ class Trainer:
                     epoch_callback(stage, epoch)
 
     def _persona_dim(self, stage: str) -> int:
-        """Return the persona noise a stage's batches need: the predictor stage's only."""
-        return self.generator.config.persona_dim if stage == 'predictor' else 0
+        """Return the persona noise a stage's batches need: the stages whose networks see it."""
+        config = self.generator.config
+        sees = stage == 'predictor' or (stage == 'diffusion' and config.denoiser_sees_persona)
+        return config.persona_dim if sees else 0
 
     def _train_epoch(self, runner: StageRunner, epoch: int, epochs: int) -> dict:
         options = self.options
