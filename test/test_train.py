@@ -321,3 +321,10 @@ def test_time_panels_draw_every_series(tmp_path):
     assert not blue[:200].any() and blue[200:].sum() > 100  # the lines land in their panel
     plot.write_time_panels(tmp_path / 'clip.png', [('first', flat)])
     assert cv2.imread(str(tmp_path / 'clip.png')).shape == (230, 1100, 3)
+
+
+@pytest.mark.parametrize('options, problem', [({'val_k': 1}, 'val_k must be >= 2'),
+                                              ({'batch_size': 0}, 'batch_size must be >= 1')])
+def test_options_name_what_cannot_train(options, problem):
+    with pytest.raises(ValueError, match=problem):
+        TrainOptions(**options)

@@ -256,8 +256,8 @@ class FrameSampler:
         return latent[:, 0], denoiser.commit_step(latent, condition, state, bias)
 
     def sample_stacked(self, condition: torch.Tensor, caches: RingCache,
-                       generator: torch.Generator) -> torch.Tensor:
-        """Run step in the stacked layout: draw the newest latent (B, 1, L), commit it."""
+                       noise: torch.Tensor) -> torch.Tensor:
+        """Run step in the stacked layout: the newest latent (B, 1, L) from noise, committed."""
         denoiser = self.denoiser
         weights = denoiser.step_weights()
         if weights is not self._weights:  # the time embeddings follow the weights
@@ -265,8 +265,7 @@ class FrameSampler:
             self._weights = weights
         batch = condition.shape[0]
         offsets = condition.view(1, batch, -1) + self._time_offsets  # (S, B, D)
-        latent = torch.randn(batch, 1, self.latent_dim, generator=generator,
-                             device=condition.device)
+        latent = noise
         for offset, (x0_weight, sample_weight) in zip(offsets, self.coefficients):
             predicted = denoiser.predict_stacked(weights, latent, offset, caches)
             latent = predicted.mul_(x0_weight).add_(latent, alpha=sample_weight)

@@ -58,9 +58,12 @@ class TrainOptions:
         if len(self.epochs) != len(self.stages) or min(self.epochs) < 1:
             raise ValueError(f'epochs must be one positive count per stage {self.stages}, '
                              f'got {self.epochs}')
-        for name in ('batch_size', 'val_k', 'val_frames', 'val_windows'):
+        for name in ('batch_size', 'val_frames', 'val_windows'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.val_k < 2:  # FRDiv compares the reactions to one input with each other
+            raise ValueError(f'val_k must be >= 2 (validation FRDiv needs two reactions per '
+                             f'input), got {self.val_k}')
         if self.window < 2:
             raise ValueError(f'window must be >= 2 frames, got {self.window}')
         if self.val_inputs < 0 or self.warmup_steps < 0 or self.threads < 0:
