@@ -5,8 +5,8 @@ Part 1 feeds a stream (k samples, default 10) one frame at a time on ONE thread,
 reaction node does, and times every step: p50, p99 and mean per run, over several runs of
 `--frames` steps each after a warm-up (the table shows the median over runs of each figure).
 Part 2 times `generate(..., online=False)` for `--frames` frames x k samples on `--threads`
-threads (median of `--repeats` runs), once with the model's sampler (4 DDIM steps by default)
-and once with a `--long-steps` (50) step sampler, and prints their ratio. Inputs are random
+threads (median of `--repeats` runs), once with the model's sampler (config.sampling_steps
+DDIM steps) and once with a `--long-steps` (50) step sampler, and prints their ratio. Inputs are random
 speaker features with the face missing on about 20 % of the frames; weights are untrained
 (seed 0) unless --checkpoint is given: the time does not depend on the weights' values.
 

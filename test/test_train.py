@@ -292,6 +292,27 @@ def test_persona_posterior_reads_the_clip_mean_of_present_channels(trained, data
     assert terms(present)['loss'] != reference['loss']
 
 
+@pytest.mark.parametrize('denoiser_persona', [True, False])
+def test_denoiser_sees_the_persona_drawn_from_the_posterior(trained, data, denoiser_persona):
+    generator = ReactionGenerator.from_checkpoint(trained)
+    config = ReactionModelConfig.from_dict(
+        dict(generator.config.to_dict(), denoiser_persona=denoiser_persona))
+    assert config.denoiser_sees_persona == denoiser_persona
+    batch = default_collate([data.train.windows(16)[index] for index in (0, 3)])
+    batch['speaker_present'] = batch['valid'].clone()
+    batch['persona_noise'] = torch.zeros(2, config.persona_dim)  # z is the posterior mean
+    loss = losses.DiffusionLoss(config)
+
+    def loss_with(clip_mean):
+        with torch.no_grad():
+            return loss(generator.network, dict(batch, listener_clip_mean=clip_mean),
+                        torch.Generator().manual_seed(0))
+
+    changed = batch['listener_clip_mean'].clone()
+    changed[:, spec.AFFECT_SLICE] += 0.5
+    assert (loss_with(changed) != loss_with(batch['listener_clip_mean'])) == denoiser_persona
+
+
 def test_predictions_file_scores_with_react_ros_eval(tmp_path, corpus, trained, capsys):
     parser = argparse.ArgumentParser()
     predict_command.add_arguments(parser)

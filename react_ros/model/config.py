@@ -39,7 +39,10 @@ class ReactionModelConfig:
     latent_dim: int = 32
     context_frames: int = 64
     window: int = 8
-    sampling_steps: int = 4
+    # DDIM steps per frame. 2 scored as 4 did (seeds 0 and 1 of the persona model: FRDist/O
+    # 1.114 / 1.063 against 1.134 / 1.070, FRDiv/O 0.898 / 0.802 against 0.919 / 0.796) in
+    # 3 denoiser passes a frame instead of 5 (docs/training.md).
+    sampling_steps: int = 2
     train_timesteps: int = 1000
     # Above 1: at 1.0 the sampled token sequences were timid (FRVar 0.72x, FRDvs 0.68x the
     # synthetic ceiling's); 1.2 reaches 1.10x / 0.93x (docs/training.md).

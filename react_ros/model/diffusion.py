@@ -31,7 +31,7 @@ def make_scheduler(config: ReactionModelConfig) -> DDIMScheduler:
     Return the DDIM scheduler of the model.
 
     'trailing' spacing starts few-step sampling at the last training timestep (pure noise)
-    and 'sample' prediction keeps 4-step sampling well conditioned.
+    and 'sample' prediction keeps few-step sampling well conditioned.
     """
     return DDIMScheduler(num_train_timesteps=config.train_timesteps,
                          beta_schedule='squaredcos_cap_v2', prediction_type='sample',

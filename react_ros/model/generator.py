@@ -335,8 +335,9 @@ class ReactionGenerator:
         audio_features (T, A), visual_features (T, V), visual_mask (T,) bool (None: face on
         every frame). online=True runs stream.step frame by frame (identical to streaming).
         online=False encodes the speaker over the whole sequence in one pass (the same
-        causal windowed function, equal to streaming up to float rounding) and then runs
-        the same per-frame token and diffusion sampling; an offline model with look-ahead
+        causal windowed function, equal to streaming up to float rounding) and then draws
+        the same tokens and latents as the stream, with what has no recurrence run once
+        over the sequence (ReactionStream._react_sequence); an offline model with look-ahead
         can replace it later without changing this signature. Runs on one intra-op thread
         whatever torch.get_num_threads() says (see _one_intra_op_thread).
         """
