@@ -268,6 +268,8 @@ class FrameSampler:
         latent = noise
         for offset, (x0_weight, sample_weight) in zip(offsets, self.coefficients):
             predicted = denoiser.predict_stacked(weights, latent, offset, caches)
-            latent = predicted.mul_(x0_weight).add_(latent, alpha=sample_weight)
+            # The last update of trailing spacing is (1, 0): the prediction itself.
+            latent = (predicted if (x0_weight, sample_weight) == (1.0, 0.0)
+                      else predicted.mul_(x0_weight).add_(latent, alpha=sample_weight))
         denoiser.commit_stacked(latent, condition, caches)
         return latent
