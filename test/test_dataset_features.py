@@ -32,7 +32,7 @@ import torch
 
 # One epoch of each stage; the diffusion stage scores one val input (generate_reactions).
 OPTIONS = ['--epochs', '1', '--batch-size', '8', '--window', '32', '--warmup-steps', '1',
-           '--val-inputs', '1', '--val-k', '1', '--val-frames', '60', '--threads', '1',
+           '--val-inputs', '1', '--val-k', '2', '--val-frames', '60', '--threads', '1',
            '--quiet']
 
 
