@@ -6,9 +6,10 @@ reaction node does, and times every step: p50, p99 and mean per run, over severa
 `--frames` steps each after a warm-up (the table shows the median over runs of each figure).
 Part 2 times `generate(..., online=False)` for `--frames` frames x k samples on `--threads`
 threads (median of `--repeats` runs), once with the model's sampler (config.sampling_steps
-DDIM steps) and once with a `--long-steps` (50) step sampler, and prints their ratio. Inputs are random
-speaker features with the face missing on about 20 % of the frames; weights are untrained
-(seed 0) unless --checkpoint is given: the time does not depend on the weights' values.
+DDIM steps) and once with a `--long-steps` (50) step sampler, and prints their ratio. Inputs
+are random speaker features with the face missing on about 20 % of the frames; weights are
+untrained (seed 0) unless --checkpoint is given: the time does not depend on the weights'
+values.
 
     .venv/bin/python benchmarks/bench_model.py [--frames 750] [--k 10] [--repeats 3]
 

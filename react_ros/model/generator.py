@@ -193,17 +193,28 @@ class ReactionStream:
 
     def _react(self, speaker: torch.Tensor) -> torch.Tensor:
         """Return (k, 83) listener frames for one frame's speaker encoding (1, 1, D)."""
-        network, config = self._generator.network, self._generator.config
+        network = self._generator.network
         speaker = speaker.expand(self.k, -1, -1)  # (k, 1, D)
         context = network.predictor.condition(speaker, self._persona)  # (k, 1, D)
         token, noise = self._draw_token(context)
         codes = network.tokenizer.tokens_to_codes(token)  # (k, len(levels))
         token_latent, self._decoder_state = network.tokenizer.decoder.step(
             codes, self._decoder_state)  # (k, L)
-        condition = network.denoiser.condition(
-            token_latent[:, None], context if config.denoiser_sees_persona else speaker)
+        condition = self._denoiser_condition(token_latent[:, None], speaker, context)
         latent = self._sampler.sample_stacked(condition, self._denoiser_caches, noise)
         return network.tokenizer.heads(latent[:, 0])
+
+    def _denoiser_condition(self, token_latent: torch.Tensor, speaker: torch.Tensor,
+                            context: torch.Tensor) -> torch.Tensor:
+        """
+        Return the denoiser's condition (k, T, D) of token latents (k, T, L).
+
+        speaker (k, T, D) is the speaker encoding, context the predictor's input made of it
+        (with the persona): the denoiser takes the one its config says.
+        """
+        network, config = self._generator.network, self._generator.config
+        return network.denoiser.condition(
+            token_latent, context if config.denoiser_sees_persona else speaker)
 
     def _draw_token(self, context: torch.Tensor) -> tuple:
         """
@@ -231,15 +242,14 @@ class ReactionStream:
         condition, the output heads) runs once over the sequence, which saves a third of
         the time per frame (benchmarks/bench_model.py).
         """
-        network, config = self._generator.network, self._generator.config
+        network = self._generator.network
         speaker = speaker.expand(self.k, -1, -1)  # (k, T, D)
         context = network.predictor.condition(speaker, self._persona)  # (k, T, D)
         tokens, noises = zip(*(self._draw_token(context[:, t:t + 1])
                                for t in range(speaker.shape[1])))
         codes = network.tokenizer.tokens_to_codes(torch.stack(tokens, dim=1))  # (k, T, levels)
         token_latent = network.tokenizer.decode_latent(codes)  # (k, T, L)
-        condition = network.denoiser.condition(
-            token_latent, context if config.denoiser_sees_persona else speaker)  # (k, T, D)
+        condition = self._denoiser_condition(token_latent, speaker, context)  # (k, T, D)
         latents = [self._sampler.sample_stacked(condition[:, t:t + 1], self._denoiser_caches,
                                                 noise) for t, noise in enumerate(noises)]
         return network.tokenizer.heads(torch.cat(latents, dim=1))  # (k, T, 83)
